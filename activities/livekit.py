@@ -1,0 +1,380 @@
+"""The telephony actions of a warm transfer, one activity each, through `livekit-api`.
+
+Every activity is idempotent: it looks before it acts (an existing participant with
+the deterministic identity means the dial already happened) and treats "not found"
+on hang-up or delete as done, so a retry or a restarted worker never rings a person
+twice or leaves a leg behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+from google.protobuf.duration_pb2 import Duration
+from livekit import api
+from livekit.api import LiveKitAPI, ServerError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.livekit_errors import (
+    dial_failure,
+    is_retryable,
+    livekit_errors,
+    unless_not_found,
+)
+from warm_transfer.models import (
+    AgentLeaveRequest,
+    AgentLeaveResult,
+    BridgeRequest,
+    BridgeResult,
+    BriefRequest,
+    BriefResult,
+    ColdTransferRequest,
+    ColdTransferResult,
+    DialRequest,
+    DialResult,
+    HoldRequest,
+    HoldResult,
+    LegRequest,
+    LegResult,
+    RoomRequest,
+    RoomResult,
+)
+
+DATA_TOPIC: Final = "warm-transfer"
+ATTR_WORKFLOW_ID: Final = "warm_transfer.workflow_id"
+ATTR_ROLE: Final = "warm_transfer.role"
+CALL_STATUS: Final = "sip.callStatus"
+# Marks, in heartbeat details, that CreateSIPParticipant may have reached LiveKit.
+DIAL_SENT: Final = "dial_sent"
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveKitDefaults:
+    """What the worker fills in when a request is silent."""
+
+    sip_trunk_id: str | None = None
+    briefing_agent: str = "warm-transfer-briefer"
+    heartbeat_every_s: float = 2.0
+    follow_poll_s: float = 0.5
+    room_empty_timeout_s: int = 300
+
+
+class LiveKitActivities:
+    """The LiveKit side of a warm transfer, built once per worker around one client."""
+
+    def __init__(self, lk: LiveKitAPI, defaults: LiveKitDefaults | None = None) -> None:
+        self._lk = lk
+        self._defaults = defaults or LiveKitDefaults()
+
+    def registered(self) -> list[Callable[..., Awaitable[Any]]]:
+        """Every activity of this class, for ``Worker(activities=...)``."""
+        return [
+            self.start_hold,
+            self.stop_hold,
+            self.create_room,
+            self.delete_room,
+            self.dial_human,
+            self.hang_up_leg,
+            self.brief_human,
+            self.bridge_caller,
+            self.remove_agent,
+            self.cold_transfer,
+        ]
+
+    # -- hold -------------------------------------------------------------------------
+
+    @activity.defn
+    async def start_hold(self, req: HoldRequest) -> HoldResult:
+        """Tags the caller for webhook routing and tells the AI agent to play hold audio."""
+        caller_present = await self._tag_caller(req, "on_hold")
+        notified = await self._notify_agent(req.room_name, req.agent_identity, "hold_started")
+        log.info("caller on hold", room=req.room_name, caller_present=caller_present)
+        return HoldResult(agent_notified=notified, caller_present=caller_present)
+
+    @activity.defn
+    async def stop_hold(self, req: HoldRequest) -> HoldResult:
+        """Tells the AI agent to take the caller off hold and carry on the call."""
+        caller_present = await self._tag_caller(req, "with_agent")
+        notified = await self._notify_agent(req.room_name, req.agent_identity, "hold_stopped")
+        log.info("caller off hold", room=req.room_name, caller_present=caller_present)
+        return HoldResult(agent_notified=notified, caller_present=caller_present)
+
+    # -- rooms ------------------------------------------------------------------------
+
+    @activity.defn
+    async def create_room(self, req: RoomRequest) -> RoomResult:
+        """Creates the consultation room (LiveKit's CreateRoom is idempotent)."""
+        metadata = json.dumps({"workflow_id": req.workflow_id, "purpose": "consultation"})
+        with livekit_errors("create_room"):
+            await self._lk.room.create_room(
+                api.CreateRoomRequest(
+                    name=req.room_name,
+                    # A safety net: LiveKit closes the room by itself if we never can.
+                    empty_timeout=self._defaults.room_empty_timeout_s,
+                    metadata=metadata,
+                )
+            )
+        return RoomResult(room_name=req.room_name)
+
+    @activity.defn
+    async def delete_room(self, req: RoomRequest) -> RoomResult:
+        """Deletes a room the engine created; a room already gone counts as deleted."""
+        existed = await unless_not_found(
+            "delete_room", self._lk.room.delete_room(api.DeleteRoomRequest(room=req.room_name))
+        )
+        return RoomResult(room_name=req.room_name, existed=existed)
+
+    # -- legs -------------------------------------------------------------------------
+
+    @activity.defn
+    async def dial_human(self, req: DialRequest) -> DialResult:
+        """Dials one SIP leg and waits until it is answered or fails.
+
+        Looks before it acts: a participant already holding the leg's identity means a
+        previous attempt dialed it, so that leg is followed instead of dialed again.
+        """
+        if await self._find(req.room_name, req.participant_identity) is not None:
+            log.info("following leg dialed by an earlier attempt", leg=req.participant_identity)
+            return await self._follow_leg(req)
+        if DIAL_SENT in activity.info().heartbeat_details:
+            # The worker died after sending the dial and the leg is gone: it rang and
+            # ended. Ringing the person again is the one thing we must not do.
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result="failed",
+                reason="the leg ended while the worker was restarting; not redialing",
+            )
+        trunk = req.sip_trunk_id or self._defaults.sip_trunk_id
+        if not trunk:
+            raise ApplicationError(
+                f"destinations[{req.destination_index}].sip_trunk_id: none given and the "
+                "worker has no SIP_TRUNK_ID",
+                type="MissingTrunk",
+                non_retryable=True,
+            )
+        activity.heartbeat(DIAL_SENT)
+        log.info("dialing", leg=req.participant_identity, sip_call_to=req.sip_call_to)
+        try:
+            async with self._heartbeating(DIAL_SENT):
+                await self._lk.sip.create_sip_participant(self._dial_request(req, trunk))
+        except ServerError as err:
+            if is_retryable(err):
+                return await self._recover_dial(req, err)
+            result, code, reason = dial_failure(err)
+            log.info("leg not answered", leg=req.participant_identity, result=result, sip=code)
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result=result,
+                sip_status_code=code,
+                reason=reason,
+            )
+        except Exception as err:
+            if is_retryable(err):
+                return await self._recover_dial(req, err)
+            raise
+        log.info("leg answered", leg=req.participant_identity)
+        return DialResult(participant_identity=req.participant_identity, result="answered")
+
+    @activity.defn
+    async def hang_up_leg(self, req: LegRequest) -> LegResult:
+        """Hangs up a SIP leg (RemoveParticipant); a leg already gone counts as hung up."""
+        hung_up = await self._remove(req.room_name, req.participant_identity, "hang_up_leg")
+        log.info("leg hung up", leg=req.participant_identity, was_present=hung_up)
+        return LegResult(hung_up=hung_up)
+
+    # -- brief, bridge, leave ---------------------------------------------------------
+
+    @activity.defn
+    async def brief_human(self, req: BriefRequest) -> BriefResult:
+        """Dispatches the briefing agent to the human's room, once per human."""
+        agent_name = req.briefing_agent or self._defaults.briefing_agent
+        with livekit_errors("brief_human"):
+            for dispatch in await self._lk.agent_dispatch.list_dispatch(req.room_name):
+                if dispatch.agent_name == agent_name and req.human_identity in dispatch.metadata:
+                    return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
+            metadata = {
+                "workflow_id": req.workflow_id,
+                "human_identity": req.human_identity,
+                "caller_room": req.caller_room,
+                "summary": req.summary,
+            }
+            dispatch = await self._lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=agent_name, room=req.room_name, metadata=json.dumps(metadata)
+                )
+            )
+        log.info("briefing dispatched", leg=req.human_identity, agent=agent_name)
+        return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
+
+    @activity.defn
+    async def bridge_caller(self, req: BridgeRequest) -> BridgeResult:
+        """Moves the accepting human into the caller's room (LiveKit MoveParticipant).
+
+        The human moves, not the caller: the caller's SIP session, room and any
+        recording of the call stay exactly as they were.
+        """
+        if await self._find(req.caller_room, req.human_identity) is not None:
+            return BridgeResult(already_bridged=True)
+        with livekit_errors("bridge_caller"):
+            await self._lk.room.move_participant(
+                api.MoveParticipantRequest(
+                    room=req.human_room,
+                    identity=req.human_identity,
+                    destination_room=req.caller_room,
+                )
+            )
+        log.info("caller bridged", room=req.caller_room, leg=req.human_identity)
+        return BridgeResult(already_bridged=False)
+
+    @activity.defn
+    async def remove_agent(self, req: AgentLeaveRequest) -> AgentLeaveResult:
+        """Tells the AI agent to leave (data message), then removes it from the room."""
+        await self._notify_agent(req.room_name, req.agent_identity, "leave")
+        removed = await self._remove(req.room_name, req.agent_identity, "remove_agent")
+        log.info("agent removed", room=req.room_name, was_present=removed)
+        return AgentLeaveResult(removed=removed)
+
+    @activity.defn
+    async def cold_transfer(self, req: ColdTransferRequest) -> ColdTransferResult:
+        """SIP REFERs the caller away (TransferSIPParticipant)."""
+        if await self._find(req.room_name, req.caller_identity) is None:
+            # After a retry, a caller gone means the REFER went through.
+            transferred = activity.info().attempt > 1
+            reason = None if transferred else "the caller is no longer in the room"
+            return ColdTransferResult(transferred=transferred, reason=reason)
+        transfer = api.TransferSIPParticipantRequest(
+            room_name=req.room_name,
+            participant_identity=req.caller_identity,
+            transfer_to=req.transfer_to,
+            ringing_timeout=Duration(seconds=round(req.ring_timeout_s)),
+        )
+        try:
+            async with self._heartbeating("refer_sent"):
+                await self._lk.sip.transfer_sip_participant(transfer)
+        except ServerError as err:
+            if is_retryable(err):
+                raise
+            _, code, reason = dial_failure(err)
+            log.info("cold transfer refused", room=req.room_name, sip=code)
+            return ColdTransferResult(transferred=False, sip_status_code=code, reason=reason)
+        log.info("caller cold-transferred", room=req.room_name, transfer_to=req.transfer_to)
+        return ColdTransferResult(transferred=True)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _dial_request(self, req: DialRequest, trunk: str) -> api.CreateSIPParticipantRequest:
+        return api.CreateSIPParticipantRequest(
+            sip_trunk_id=trunk,
+            sip_call_to=req.sip_call_to,
+            sip_number=req.sip_number or "",
+            room_name=req.room_name,
+            participant_identity=req.participant_identity,
+            participant_name="Voicemail" if req.role == "voicemail" else "Human agent",
+            participant_attributes={ATTR_WORKFLOW_ID: req.workflow_id, ATTR_ROLE: req.role},
+            headers=req.headers,
+            dtmf=req.dtmf or "",
+            ringing_timeout=Duration(seconds=max(1, round(req.ring_timeout_s))),
+            wait_until_answered=True,
+        )
+
+    async def _recover_dial(self, req: DialRequest, err: BaseException) -> DialResult:
+        """After a failure that may or may not have placed the call, look and decide."""
+        if await self._find(req.room_name, req.participant_identity) is not None:
+            return await self._follow_leg(req)
+        # Nothing was placed (or it already ended): let Temporal retry the dial.
+        activity.heartbeat("not_dialed")
+        log.warning(
+            "dial failed before a leg existed", leg=req.participant_identity, error=str(err)
+        )
+        raise err
+
+    async def _follow_leg(self, req: DialRequest) -> DialResult:
+        """Waits for an already-dialed leg to be answered or to go away."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + req.ring_timeout_s + 5
+        while loop.time() < deadline:
+            activity.heartbeat(DIAL_SENT)
+            participant = await self._find(req.room_name, req.participant_identity)
+            if participant is None:
+                return DialResult(
+                    participant_identity=req.participant_identity,
+                    result="no_answer",
+                    reason="the leg ended before it was answered",
+                )
+            if participant.attributes.get(CALL_STATUS) == "active":
+                return DialResult(participant_identity=req.participant_identity, result="answered")
+            await asyncio.sleep(self._defaults.follow_poll_s)
+        return DialResult(
+            participant_identity=req.participant_identity,
+            result="no_answer",
+            reason="not answered within the ring timeout",
+        )
+
+    async def _find(self, room: str, identity: str) -> api.ParticipantInfo | None:
+        found: list[api.ParticipantInfo] = []
+
+        async def lookup() -> None:
+            found.append(
+                await self._lk.room.get_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
+            )
+
+        await unless_not_found(f"look up {identity!r} in {room!r}", lookup())
+        return found[0] if found else None
+
+    async def _remove(self, room: str, identity: str, action: str) -> bool:
+        return await unless_not_found(
+            action,
+            self._lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=room, identity=identity)
+            ),
+        )
+
+    async def _tag_caller(self, req: HoldRequest, state: str) -> bool:
+        attributes = {
+            ATTR_WORKFLOW_ID: req.workflow_id,
+            ATTR_ROLE: "caller",
+            "warm_transfer.state": state,
+        }
+        update = api.UpdateParticipantRequest(
+            room=req.room_name, identity=req.caller_identity, attributes=attributes
+        )
+        return await unless_not_found("tag_caller", self._lk.room.update_participant(update))
+
+    async def _notify_agent(self, room: str, agent_identity: str, event: str) -> bool:
+        """Sends the agent a reliable ``warm-transfer`` data message; False if no room."""
+        payload = json.dumps({"event": event, "workflow_id": activity.info().workflow_id})
+        send = api.SendDataRequest(
+            room=room,
+            data=payload.encode(),
+            kind=api.DataPacket.Kind.RELIABLE,
+            destination_identities=[agent_identity],
+            topic=DATA_TOPIC,
+        )
+        return await unless_not_found(f"notify_agent:{event}", self._lk.room.send_data(send))
+
+    @asynccontextmanager
+    async def _heartbeating(self, *details: object) -> AsyncIterator[None]:
+        """Heartbeats while a long LiveKit call is in flight, so a dead worker is noticed
+        within the heartbeat timeout and a cancellation reaches the call."""
+
+        async def beat() -> None:
+            while True:
+                activity.heartbeat(*details)
+                await asyncio.sleep(self._defaults.heartbeat_every_s)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()

@@ -1,0 +1,141 @@
+"""Hand-written fake LiveKit activities, registered under the real activity names.
+
+For tests about the workflow's decisions only (which destination next, which
+fallback, what gets cleaned up): each dialed number follows a script, and every call
+is recorded so a test can assert what the workflow asked LiveKit to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from warm_transfer.models import (
+    AgentLeaveRequest,
+    AgentLeaveResult,
+    BridgeRequest,
+    BridgeResult,
+    BriefRequest,
+    BriefResult,
+    ColdTransferRequest,
+    ColdTransferResult,
+    DialRequest,
+    DialResult,
+    HoldRequest,
+    HoldResult,
+    LegRequest,
+    LegResult,
+    RoomRequest,
+    RoomResult,
+)
+
+Script = Literal["answered", "busy", "no_answer", "declined", "failed", "ring_forever", "error"]
+
+
+@dataclass
+class FakeLiveKit:
+    """Scripted LiveKit: ``scripts`` maps a dialed number to what its leg does."""
+
+    scripts: dict[str, Script] = field(default_factory=dict)
+    caller_present: bool = True
+    cold_transfer_ok: bool = True
+    bridge_fails: bool = False
+    calls: list[tuple[str, BaseModel]] = field(default_factory=list)
+    dial_started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def names(self) -> list[str]:
+        """The activity names called so far, in order."""
+        return [name for name, _ in self.calls]
+
+    def requests(self, name: str) -> list[Any]:
+        """The requests of every call to one activity."""
+        return [req for called, req in self.calls if called == name]
+
+    def activities(self) -> list[Callable[..., Awaitable[Any]]]:
+        """The fakes, each under the real activity's name."""
+
+        @activity.defn(name="start_hold")
+        async def start_hold(req: HoldRequest) -> HoldResult:
+            self.calls.append(("start_hold", req))
+            return HoldResult(agent_notified=True, caller_present=self.caller_present)
+
+        @activity.defn(name="stop_hold")
+        async def stop_hold(req: HoldRequest) -> HoldResult:
+            self.calls.append(("stop_hold", req))
+            return HoldResult(agent_notified=True, caller_present=self.caller_present)
+
+        @activity.defn(name="create_room")
+        async def create_room(req: RoomRequest) -> RoomResult:
+            self.calls.append(("create_room", req))
+            return RoomResult(room_name=req.room_name)
+
+        @activity.defn(name="delete_room")
+        async def delete_room(req: RoomRequest) -> RoomResult:
+            self.calls.append(("delete_room", req))
+            return RoomResult(room_name=req.room_name)
+
+        @activity.defn(name="dial_human")
+        async def dial_human(req: DialRequest) -> DialResult:
+            self.calls.append(("dial_human", req))
+            self.dial_started.set()
+            script = self.scripts.get(req.sip_call_to, "answered")
+            if script == "ring_forever":
+                while True:  # until the workflow cancels the dial
+                    activity.heartbeat()
+                    await asyncio.sleep(0.05)
+            if script == "error":
+                raise ApplicationError("permission denied", non_retryable=True)
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result=script,
+                sip_status_code={"busy": 486, "declined": 603, "no_answer": 480}.get(script),
+                reason=None if script == "answered" else f"scripted {script}",
+            )
+
+        @activity.defn(name="hang_up_leg")
+        async def hang_up_leg(req: LegRequest) -> LegResult:
+            self.calls.append(("hang_up_leg", req))
+            return LegResult(hung_up=True)
+
+        @activity.defn(name="brief_human")
+        async def brief_human(req: BriefRequest) -> BriefResult:
+            self.calls.append(("brief_human", req))
+            return BriefResult(dispatch_id="AD_fake", agent_name="briefer")
+
+        @activity.defn(name="bridge_caller")
+        async def bridge_caller(req: BridgeRequest) -> BridgeResult:
+            self.calls.append(("bridge_caller", req))
+            if self.bridge_fails:
+                raise ApplicationError("the human left before the bridge", non_retryable=True)
+            return BridgeResult(already_bridged=False)
+
+        @activity.defn(name="remove_agent")
+        async def remove_agent(req: AgentLeaveRequest) -> AgentLeaveResult:
+            self.calls.append(("remove_agent", req))
+            return AgentLeaveResult(removed=True)
+
+        @activity.defn(name="cold_transfer")
+        async def cold_transfer(req: ColdTransferRequest) -> ColdTransferResult:
+            self.calls.append(("cold_transfer", req))
+            if self.cold_transfer_ok:
+                return ColdTransferResult(transferred=True)
+            return ColdTransferResult(transferred=False, sip_status_code=486, reason="busy")
+
+        return [
+            start_hold,
+            stop_hold,
+            create_room,
+            delete_room,
+            dial_human,
+            hang_up_leg,
+            brief_human,
+            bridge_caller,
+            remove_agent,
+            cold_transfer,
+        ]

@@ -1,0 +1,102 @@
+"""The warm-transfer worker: `python worker.py`.
+
+Connects to Temporal and LiveKit from the environment (see ../CONTRACT.md and the
+README), runs `WarmTransferWorkflow` and the LiveKit activities, and shuts down
+gracefully on SIGTERM or SIGINT. Scale out by starting more of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import timedelta
+
+import structlog
+from livekit.api import LiveKitAPI
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.livekit import LiveKitActivities, LiveKitDefaults
+from warm_transfer.config import (
+    LiveKitSettings,
+    ObservabilitySettings,
+    SettingsError,
+    TemporalSettings,
+)
+from warm_transfer.interceptors import BindLogContext
+from warm_transfer.log_setup import PHONE_FIELDS, configure_logging
+from warm_transfer.temporal_connect import connect
+from workflows.warm_transfer import WarmTransferWorkflow
+
+log = structlog.get_logger("worker")
+
+
+def build_worker(client: Client, activities: LiveKitActivities, task_queue: str) -> Worker:
+    """The worker with the engine's workflow, activities and interceptors."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[WarmTransferWorkflow],
+        activities=activities.registered(),
+        interceptors=[BindLogContext()],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(
+    client: Client, livekit: LiveKitSettings, task_queue: str, stop: asyncio.Event
+) -> None:
+    """Runs until ``stop`` is set, then finishes in-flight activities and exits."""
+    # failover=False: retrying is Temporal's job, after a look before acting. The
+    # client's own region failover replays a 5xx, and LiveKit answers an unanswered
+    # dial (SIP 408) with a 504: replaying it would ring the human a second time.
+    lk = LiveKitAPI(
+        livekit.url, livekit.api_key, livekit.api_secret.get_secret_value(), failover=False
+    )
+    try:
+        activities = LiveKitActivities(
+            lk,
+            LiveKitDefaults(
+                sip_trunk_id=livekit.sip_trunk_id, briefing_agent=livekit.briefing_agent
+            ),
+        )
+        async with build_worker(client, activities, task_queue):
+            log.info("worker started", task_queue=task_queue, livekit_url=livekit.url)
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await lk.aclose()
+
+
+async def main(client: Client | None = None) -> None:
+    """Reads the environment, connects, and runs the worker until SIGTERM/SIGINT."""
+    try:
+        temporal = TemporalSettings.from_env(os.environ)
+        livekit = LiveKitSettings.from_env(os.environ)
+        observability = ObservabilitySettings.from_env(os.environ)
+        drop = PHONE_FIELDS if os.environ.get("LOG_DROP_PHONE_NUMBERS") == "1" else ()
+        configure_logging(observability.log_format, observability.log_level, drop)
+        if client is None:
+            runtime = None
+            if observability.metrics_bind:
+                runtime = Runtime(
+                    telemetry=TelemetryConfig(
+                        metrics=PrometheusConfig(bind_address=observability.metrics_bind)
+                    )
+                )
+            client = await connect(temporal, runtime)
+    except SettingsError as err:
+        print(f"worker: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(client, livekit, temporal.task_queue, stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,242 @@
+"""Deterministic bookkeeping of one transfer: legs, what to undo, status, visibility.
+
+Kept apart from the workflow's control flow so the state machine reads as a call
+flow. Everything here runs inside the workflow sandbox and only uses ``workflow.*``
+for time, logging, search attributes and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from warm_transfer import search_attributes as sa
+    from warm_transfer.models import (
+        Attempt,
+        AttemptResult,
+        OutcomeKind,
+        Stage,
+        TransferOutcome,
+        TransferRequest,
+        TransferStatus,
+        parse_transfer_request,
+    )
+
+_STAGE_WORDS: dict[Stage, str] = {
+    "holding": "Caller on hold",
+    "dialing": "Ringing",
+    "briefing": "Briefing",
+    "bridging": "Bridging the caller to",
+    "fallback": "Running the fallback",
+    "done": "Done",
+}
+
+
+def decode_request(raw: RawValue) -> TransferRequest:
+    """Decodes and validates the workflow input inside the workflow, so bad input
+    fails the run at once with a message naming the field, instead of failing a
+    workflow task over and over as a decoding error would.
+
+    Raises:
+        ApplicationError: non-retryable, type ``InvalidTransferRequest``.
+    """
+    try:
+        data = workflow.payload_converter().from_payload(raw.payload)
+    except Exception as err:
+        raise ApplicationError(
+            f"invalid TransferRequest: (input): not a JSON object ({err})",
+            type="InvalidTransferRequest",
+            non_retryable=True,
+        ) from None
+    try:
+        return parse_transfer_request(data)
+    except ValueError as err:
+        raise ApplicationError(
+            str(err), type="InvalidTransferRequest", non_retryable=True
+        ) from None
+
+
+def leg_identity(workflow_id: str, attempt: int) -> str:
+    """The participant identity of a dialed human: derived, never random, so a retry
+    looks up the same leg instead of dialing a new one."""
+    return f"{workflow_id}-human-{attempt}"
+
+
+def voicemail_identity(workflow_id: str) -> str:
+    """The participant identity of the voicemail leg of a transfer."""
+    return f"{workflow_id}-voicemail"
+
+
+def consultation_room(workflow_id: str) -> str:
+    """The room where humans are dialed and briefed, away from the caller."""
+    return f"{workflow_id}-consult"
+
+
+@dataclass
+class Leg:
+    """A dialed human and what the signals said about them."""
+
+    identity: str
+    room: str
+    destination_index: int
+    sip_call_to: str
+    answered: bool = False
+    decision: str | None = None  # "accepted" or "declined", first one wins
+    decline_reason: str = ""
+    skip_reason: str | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass
+class Ledger:
+    """What the engine created in LiveKit and must undo on every exit path."""
+
+    legs: dict[str, str] = field(default_factory=dict)  # identity -> room it is in
+    rooms: list[str] = field(default_factory=list)
+    on_hold: bool = False
+
+
+class Tracker:
+    """Stage, attempts and outcome, mirrored to the query, the UI and metrics."""
+
+    def __init__(self) -> None:
+        self.stage: Stage = "holding"
+        self.attempts: list[Attempt] = []
+        self.outcome: TransferOutcome | None = None
+        self.current: Leg | None = None
+        self.bridge: str | None = None
+        self._request: TransferRequest | None = None
+        self._destinations_total = 0
+        self._upsert = False
+        self._started: datetime | None = None
+        self._details = ""
+
+    def begin(self, request: TransferRequest) -> None:
+        """Starts tracking a validated request."""
+        self._request = request
+        self._destinations_total = len(request.destinations)
+        self._started = workflow.now()
+        # Upsert only what the starter registered: a namespace without the attributes
+        # must not fail the workflow task.
+        self._upsert = workflow.info().typed_search_attributes.get(sa.CALLER_ROOM) is not None
+        self.set_stage("holding")
+
+    def destinations_added(self, total: int) -> None:
+        """The hunt list grew (an operator added a destination)."""
+        self._destinations_total = total
+        self._refresh_details()
+
+    def set_stage(self, stage: Stage, leg: Leg | None = None) -> None:
+        """Moves to a stage; ``leg`` is the human it concerns, if any."""
+        changed = stage != self.stage or leg is not self.current
+        self.stage = stage
+        if leg is not None:
+            self.current = leg
+        self._refresh_details()
+        if changed and self._upsert:
+            updates: list[SearchAttributeUpdate[Any]] = [sa.TRANSFER_STAGE.value_set(stage)]
+            if leg is not None:
+                updates.append(sa.DESTINATION_INDEX.value_set(leg.destination_index))
+            workflow.upsert_search_attributes(updates)
+
+    def leg_done(
+        self, leg: Leg, result: AttemptResult, reason: str | None, sip: int | None
+    ) -> None:
+        """Records how a dialed destination ended."""
+        self.attempts.append(
+            Attempt(
+                destination_index=leg.destination_index,
+                sip_call_to=leg.sip_call_to,
+                participant_identity=leg.identity,
+                result=result,
+                reason=reason,
+                sip_status_code=sip,
+            )
+        )
+        if self.current is leg:
+            self.current = None
+        workflow.logger.info(
+            "destination ended",
+            extra={"leg": leg.identity, "result": result, "reason": reason, "sip": sip},
+        )
+
+    def finish(
+        self,
+        kind: OutcomeKind,
+        *,
+        destination: str | None = None,
+        participant_identity: str | None = None,
+        reason: str | None = None,
+        fallback_error: str | None = None,
+    ) -> TransferOutcome:
+        """Seals the outcome and mirrors it everywhere."""
+        self.outcome = TransferOutcome(
+            outcome=kind,
+            destination=destination,
+            attempts=list(self.attempts),
+            participant_identity=participant_identity,
+            reason=reason,
+            fallback_error=fallback_error,
+        )
+        self.current = None
+        self.stage = "done"
+        self._refresh_details()
+        if self._upsert:
+            workflow.upsert_search_attributes(
+                [sa.TRANSFER_STAGE.value_set("done"), sa.TRANSFER_OUTCOME.value_set(kind)]
+            )
+        self._record_metrics(kind)
+        return self.outcome
+
+    def status(self) -> TransferStatus:
+        """The ``status`` query's answer."""
+        leg = self.current
+        return TransferStatus(
+            stage=self.stage,
+            destination_index=leg.destination_index if leg else None,
+            participant_identity=leg.identity if leg else None,
+            outcome=self.outcome.outcome if self.outcome else None,
+            destinations_total=self._destinations_total,
+            attempts=list(self.attempts),
+            bridge="move" if self.bridge == "move" else ("same_room" if self.bridge else None),
+            details=self._details,
+        )
+
+    def _refresh_details(self) -> None:
+        words = _STAGE_WORDS[self.stage]
+        leg = self.current
+        if self.stage == "done" and self.outcome is not None:
+            text = f"Done: {self.outcome.outcome.replace('_', ' ')}"
+            if self.outcome.destination:
+                text += f" ({self.outcome.destination})"
+        elif leg is not None and self.stage in ("dialing", "briefing", "bridging"):
+            text = (
+                f"{words} {leg.sip_call_to} "
+                f"({leg.destination_index + 1} of {self._destinations_total})"
+            )
+        else:
+            text = words
+        if self._request is not None:
+            text += f" | caller room {self._request.room_name}"
+        self._details = text
+        workflow.set_current_details(text)
+
+    def _record_metrics(self, kind: OutcomeKind) -> None:
+        meter = workflow.metric_meter()
+        meter.create_counter("warm_transfer_transfers", "Transfers finished, by outcome").add(
+            1, {"outcome": kind}
+        )
+        meter.create_histogram("warm_transfer_attempts", "Destinations dialed per transfer").record(
+            len(self.attempts)
+        )
+        if self._started is not None:
+            held = (workflow.now() - self._started).total_seconds()
+            meter.create_histogram_float(
+                "warm_transfer_transfer_seconds", "Time from start to outcome", "s"
+            ).record(held, {"outcome": kind})
