@@ -9,32 +9,29 @@ twice or leaves a leg behind.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import structlog
 from google.protobuf.duration_pb2 import Duration
 from livekit import api
-from livekit.api import LiveKitAPI, ServerError
+from livekit.api import ServerError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.livekit_errors import (
-    dial_failure,
-    is_retryable,
-    livekit_errors,
-    unless_not_found,
+from activities.livekit_base import (
+    ATTR_ROLE,
+    ATTR_WORKFLOW_ID,
+    CALL_STATUS,
+    DATA_TOPIC,
+    LiveKitDefaults,
 )
+from activities.livekit_bridge import BridgeActivities
+from activities.livekit_errors import dial_failure, is_retryable, unless_not_found
 from warm_transfer.models import (
     AgentLeaveRequest,
     AgentLeaveResult,
-    BridgeRequest,
-    BridgeResult,
-    BriefRequest,
-    BriefResult,
     ColdTransferRequest,
     ColdTransferResult,
     DialRequest,
@@ -47,40 +44,23 @@ from warm_transfer.models import (
     RoomResult,
 )
 
-DATA_TOPIC: Final = "warm-transfer"
-ATTR_WORKFLOW_ID: Final = "warm_transfer.workflow_id"
-ATTR_ROLE: Final = "warm_transfer.role"
-CALL_STATUS: Final = "sip.callStatus"
+__all__ = ["DATA_TOPIC", "LiveKitActivities", "LiveKitDefaults"]
+
 # Marks, in heartbeat details, that CreateSIPParticipant may have reached LiveKit.
 DIAL_SENT: Final = "dial_sent"
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class LiveKitDefaults:
-    """What the worker fills in when a request is silent."""
-
-    sip_trunk_id: str | None = None
-    briefing_agent: str = "warm-transfer-briefer"
-    heartbeat_every_s: float = 2.0
-    follow_poll_s: float = 0.5
-    room_empty_timeout_s: int = 300
-
-
-class LiveKitActivities:
+class LiveKitActivities(BridgeActivities):
     """The LiveKit side of a warm transfer, built once per worker around one client."""
-
-    def __init__(self, lk: LiveKitAPI, defaults: LiveKitDefaults | None = None) -> None:
-        self._lk = lk
-        self._defaults = defaults or LiveKitDefaults()
 
     def registered(self) -> list[Callable[..., Awaitable[Any]]]:
         """Every activity of this class, for ``Worker(activities=...)``."""
         return [
             self.start_hold,
             self.stop_hold,
-            self.create_room,
+            self.open_consultation,
             self.delete_room,
             self.dial_human,
             self.hang_up_leg,
@@ -108,22 +88,7 @@ class LiveKitActivities:
         log.info("caller off hold", room=req.room_name, caller_present=caller_present)
         return HoldResult(agent_notified=notified, caller_present=caller_present)
 
-    # -- rooms ------------------------------------------------------------------------
-
-    @activity.defn
-    async def create_room(self, req: RoomRequest) -> RoomResult:
-        """Creates the consultation room (LiveKit's CreateRoom is idempotent)."""
-        metadata = json.dumps({"workflow_id": req.workflow_id, "purpose": "consultation"})
-        with livekit_errors("create_room"):
-            await self._lk.room.create_room(
-                api.CreateRoomRequest(
-                    name=req.room_name,
-                    # A safety net: LiveKit closes the room by itself if we never can.
-                    empty_timeout=self._defaults.room_empty_timeout_s,
-                    metadata=metadata,
-                )
-            )
-        return RoomResult(room_name=req.room_name)
+    # -- rooms and legs ------------------------------------------------------------------------
 
     @activity.defn
     async def delete_room(self, req: RoomRequest) -> RoomResult:
@@ -165,7 +130,7 @@ class LiveKitActivities:
         log.info("dialing", leg=req.participant_identity, sip_call_to=req.sip_call_to)
         try:
             async with self._heartbeating(DIAL_SENT):
-                await self._lk.sip.create_sip_participant(self._dial_request(req, trunk))
+                await self._place_call(req, trunk)
         except ServerError as err:
             if is_retryable(err):
                 return await self._recover_dial(req, err)
@@ -191,49 +156,7 @@ class LiveKitActivities:
         log.info("leg hung up", leg=req.participant_identity, was_present=hung_up)
         return LegResult(hung_up=hung_up)
 
-    # -- brief, bridge, leave ---------------------------------------------------------
-
-    @activity.defn
-    async def brief_human(self, req: BriefRequest) -> BriefResult:
-        """Dispatches the briefing agent to the human's room, once per human."""
-        agent_name = req.briefing_agent or self._defaults.briefing_agent
-        with livekit_errors("brief_human"):
-            for dispatch in await self._lk.agent_dispatch.list_dispatch(req.room_name):
-                if dispatch.agent_name == agent_name and req.human_identity in dispatch.metadata:
-                    return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
-            metadata = {
-                "workflow_id": req.workflow_id,
-                "human_identity": req.human_identity,
-                "caller_room": req.caller_room,
-                "summary": req.summary,
-            }
-            dispatch = await self._lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name=agent_name, room=req.room_name, metadata=json.dumps(metadata)
-                )
-            )
-        log.info("briefing dispatched", leg=req.human_identity, agent=agent_name)
-        return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
-
-    @activity.defn
-    async def bridge_caller(self, req: BridgeRequest) -> BridgeResult:
-        """Moves the accepting human into the caller's room (LiveKit MoveParticipant).
-
-        The human moves, not the caller: the caller's SIP session, room and any
-        recording of the call stay exactly as they were.
-        """
-        if await self._find(req.caller_room, req.human_identity) is not None:
-            return BridgeResult(already_bridged=True)
-        with livekit_errors("bridge_caller"):
-            await self._lk.room.move_participant(
-                api.MoveParticipantRequest(
-                    room=req.human_room,
-                    identity=req.human_identity,
-                    destination_room=req.caller_room,
-                )
-            )
-        log.info("caller bridged", room=req.caller_room, leg=req.human_identity)
-        return BridgeResult(already_bridged=False)
+    # -- leave, cold transfer ---------------------------------------------------------
 
     @activity.defn
     async def remove_agent(self, req: AgentLeaveRequest) -> AgentLeaveResult:
@@ -271,6 +194,25 @@ class LiveKitActivities:
 
     # -- helpers ----------------------------------------------------------------------
 
+    async def _place_call(self, req: DialRequest, trunk: str) -> None:
+        """CreateSIPParticipant, waiting for the answer; for a ``same_room`` bridge the
+        leg is isolated meanwhile, as soon as it exists."""
+        create = self._lk.sip.create_sip_participant(self._dial_request(req, trunk))
+        if not req.isolate:
+            await create
+            return
+        isolation = asyncio.create_task(
+            self._isolate_when_dialed(req.room_name, req.participant_identity)
+        )
+        try:
+            await create
+            await isolation  # answered: closed before the briefing opens it
+        finally:
+            if not isolation.done():
+                isolation.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await isolation
+
     def _dial_request(self, req: DialRequest, trunk: str) -> api.CreateSIPParticipantRequest:
         return api.CreateSIPParticipantRequest(
             sip_trunk_id=trunk,
@@ -299,6 +241,9 @@ class LiveKitActivities:
 
     async def _follow_leg(self, req: DialRequest) -> DialResult:
         """Waits for an already-dialed leg to be answered or to go away."""
+        if req.isolate:
+            # The earlier attempt may have died before it closed the leg.
+            await self._set_permission(req.room_name, req.participant_identity, open_=False)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.ring_timeout_s + 5
         while loop.time() < deadline:
@@ -319,27 +264,6 @@ class LiveKitActivities:
             reason="not answered within the ring timeout",
         )
 
-    async def _find(self, room: str, identity: str) -> api.ParticipantInfo | None:
-        found: list[api.ParticipantInfo] = []
-
-        async def lookup() -> None:
-            found.append(
-                await self._lk.room.get_participant(
-                    api.RoomParticipantIdentity(room=room, identity=identity)
-                )
-            )
-
-        await unless_not_found(f"look up {identity!r} in {room!r}", lookup())
-        return found[0] if found else None
-
-    async def _remove(self, room: str, identity: str, action: str) -> bool:
-        return await unless_not_found(
-            action,
-            self._lk.room.remove_participant(
-                api.RoomParticipantIdentity(room=room, identity=identity)
-            ),
-        )
-
     async def _tag_caller(self, req: HoldRequest, state: str) -> bool:
         attributes = {
             ATTR_WORKFLOW_ID: req.workflow_id,
@@ -350,31 +274,3 @@ class LiveKitActivities:
             room=req.room_name, identity=req.caller_identity, attributes=attributes
         )
         return await unless_not_found("tag_caller", self._lk.room.update_participant(update))
-
-    async def _notify_agent(self, room: str, agent_identity: str, event: str) -> bool:
-        """Sends the agent a reliable ``warm-transfer`` data message; False if no room."""
-        payload = json.dumps({"event": event, "workflow_id": activity.info().workflow_id})
-        send = api.SendDataRequest(
-            room=room,
-            data=payload.encode(),
-            kind=api.DataPacket.Kind.RELIABLE,
-            destination_identities=[agent_identity],
-            topic=DATA_TOPIC,
-        )
-        return await unless_not_found(f"notify_agent:{event}", self._lk.room.send_data(send))
-
-    @asynccontextmanager
-    async def _heartbeating(self, *details: object) -> AsyncIterator[None]:
-        """Heartbeats while a long LiveKit call is in flight, so a dead worker is noticed
-        within the heartbeat timeout and a cancellation reaches the call."""
-
-        async def beat() -> None:
-            while True:
-                activity.heartbeat(*details)
-                await asyncio.sleep(self._defaults.heartbeat_every_s)
-
-        task = asyncio.create_task(beat())
-        try:
-            yield
-        finally:
-            task.cancel()

@@ -25,6 +25,8 @@ from warm_transfer.models import (
     BriefResult,
     ColdTransferRequest,
     ColdTransferResult,
+    ConsultationRequest,
+    ConsultationResult,
     DialRequest,
     DialResult,
     HoldRequest,
@@ -70,10 +72,10 @@ class FakeLiveKit:
             self.calls.append(("stop_hold", req))
             return HoldResult(agent_notified=True, caller_present=self.caller_present)
 
-        @activity.defn(name="create_room")
-        async def create_room(req: RoomRequest) -> RoomResult:
-            self.calls.append(("create_room", req))
-            return RoomResult(room_name=req.room_name)
+        @activity.defn(name="open_consultation")
+        async def open_consultation(req: ConsultationRequest) -> ConsultationResult:
+            self.calls.append(("open_consultation", req))
+            return ConsultationResult(bridge="move", human_room=req.room_name)
 
         @activity.defn(name="delete_room")
         async def delete_room(req: RoomRequest) -> RoomResult:
@@ -130,7 +132,7 @@ class FakeLiveKit:
         return [
             start_hold,
             stop_hold,
-            create_room,
+            open_consultation,
             delete_room,
             dial_human,
             hang_up_leg,

@@ -39,6 +39,7 @@ async def connect_caller(wf: WarmTransferWorkflow, req: TransferRequest, leg: Le
                 caller_identity=req.caller_identity,
                 human_room=leg.room,
                 human_identity=leg.identity,
+                bridge=wf.bridge,
             ),
             "bridge the caller",
         )
@@ -46,6 +47,7 @@ async def connect_caller(wf: WarmTransferWorkflow, req: TransferRequest, leg: Le
         return await wf.give_up(leg, "failed", f"bridge failed: {err.cause or err}")
     # The human now talks to the caller: no longer the engine's to hang up...
     del wf.ledger.legs[leg.identity]
+    leg.room = req.room_name
     if wf.caller_hung_up:
         # ...unless the caller left during the bridge: nobody is on the other end.
         wf.ledger.legs[leg.identity] = req.room_name

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from warm_transfer.models import (
         Attempt,
         AttemptResult,
+        Bridge,
         OutcomeKind,
         Stage,
         TransferOutcome,
@@ -110,7 +111,7 @@ class Tracker:
         self.attempts: list[Attempt] = []
         self.outcome: TransferOutcome | None = None
         self.current: Leg | None = None
-        self.bridge: str | None = None
+        self.bridge: Bridge | None = None
         self._request: TransferRequest | None = None
         self._destinations_total = 0
         self._upsert = False
@@ -204,7 +205,7 @@ class Tracker:
             outcome=self.outcome.outcome if self.outcome else None,
             destinations_total=self._destinations_total,
             attempts=list(self.attempts),
-            bridge="move" if self.bridge == "move" else ("same_room" if self.bridge else None),
+            bridge=self.bridge,
             details=self._details,
         )
 

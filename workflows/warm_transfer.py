@@ -27,9 +27,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.livekit import LiveKitActivities
     from warm_transfer.models import (
         AddDestination,
+        Bridge,
         BriefRequest,
         CallerHungUp,
         CancelTransfer,
+        ConsultationRequest,
         Destination,
         DialRequest,
         HoldRequest,
@@ -68,6 +70,7 @@ class WarmTransferWorkflow:
         self.destinations: list[Destination] = []
         self.caller_hung_up = False
         self.stop_reason: str | None = None
+        self.bridge: Bridge = "move"
         self._next_index = 0
 
     @workflow.run
@@ -103,21 +106,27 @@ class WarmTransferWorkflow:
             agent_identity=req.agent_identity,
         )
         self.ledger.on_hold = True
-        self.track.bridge = "move"
         consult = consultation_room(wid)
+        # Into the ledger before it may exist: an abnormal end still deletes it.
         self.ledger.rooms.append(consult)
-        held, _ = await asyncio.gather(
+        held, consultation = await asyncio.gather(
             policies.run(LiveKitActivities.start_hold, hold, "hold the caller"),
             policies.run(
-                LiveKitActivities.create_room,
-                RoomRequest(room_name=consult, workflow_id=wid),
-                "create the consultation room",
+                LiveKitActivities.open_consultation,
+                ConsultationRequest(
+                    workflow_id=wid, room_name=consult, caller_room=req.room_name, bridge=req.bridge
+                ),
+                "choose the bridge, open the consultation room",
             ),
         )
+        self.bridge = consultation.bridge
+        self.track.bridge = consultation.bridge
+        if consultation.bridge == "same_room":
+            self.ledger.rooms.remove(consult)  # humans are dialed into the caller's room
         if not held.caller_present:
             self.caller_hung_up = True
         while not self._stopped():
-            leg = self._next_leg(consult)
+            leg = self._next_leg(consultation.human_room)
             if leg is None:
                 break
             if await self._try_human(req, leg) and await connect_caller(self, req, leg):
@@ -159,6 +168,7 @@ class WarmTransferWorkflow:
                 headers=dest.headers,
                 dtmf=dest.dtmf,
                 destination_index=leg.destination_index,
+                isolate=self.bridge == "same_room",
             ),
             f"dial {dest.sip_call_to}",
         )
@@ -193,6 +203,9 @@ class WarmTransferWorkflow:
                         caller_room=req.room_name,
                         summary=req.summary,
                         briefing_agent=req.briefing_agent,
+                        bridge=self.bridge,
+                        caller_identity=req.caller_identity,
+                        agent_identity=req.agent_identity,
                     ),
                     "brief the human",
                 )

@@ -39,12 +39,15 @@ class EventLog:
         event: dict[str, Any] = {"seq": self._seq, "time": time.time(), "type": type_}
         event.update(fields)
         self._events.append(event)
-        if self._waiters:
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-            self._waiters.clear()
+        self.wake_pollers()
         return event
+
+    def wake_pollers(self) -> None:
+        """Answers every waiting long-poll now (with whatever is new, maybe nothing)."""
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     def after(self, seq: int, limit: int = 10_000) -> list[dict[str, Any]]:
         """Events with ``seq`` greater than ``seq``, oldest first, at most ``limit``."""

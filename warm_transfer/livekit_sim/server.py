@@ -106,6 +106,8 @@ class LiveKitSim:
         """Hangs up every call, stops serving and flushes nothing further."""
         self.state.reset()
         self.transfers.reset()
+        # Long-polls would otherwise hold the shutdown for the runner's whole timeout.
+        self.state.events.wake_pollers()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()

@@ -200,8 +200,16 @@ class SimState:
             departure = room.departure_timeout or DEFAULT_DEPARTURE_TIMEOUT_S
             self._schedule_close(room, departure, "departure_timeout")
 
+    @staticmethod
+    def _forget_track(room: Room, p: Participant) -> None:
+        """Subscription settings die with the track, as in LiveKit: nothing lingers."""
+        if p.track_sid is not None:
+            for other in room.participants.values():
+                other.unsubscribed.discard(p.track_sid)
+
     def _remove(self, room: Room, p: Participant, reason: int) -> None:
         del room.participants[p.identity]
+        self._forget_track(room, p)
         p.state = DISCONNECTED
         p.disconnect_reason = reason
         p.version += 1
@@ -252,6 +260,7 @@ class SimState:
         if clash is not None:
             self._remove(dest, clash, Reason.DUPLICATE_IDENTITY)
         del src.participants[p.identity]
+        self._forget_track(src, p)
         self._hook("participant_left", src, p)
         p.room = destination
         p.unsubscribed.clear()

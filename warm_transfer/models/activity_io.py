@@ -10,9 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warm_transfer.models.contract import AttemptResult
+from warm_transfer.models.contract import AttemptResult, BridgeStrategy
 
 LegRole = Literal["human", "voicemail"]
+# How the caller and the human come together: MoveParticipant (LiveKit Cloud), or
+# one room with closed subscriptions until the human accepts (self-hosted LiveKit).
+Bridge = Literal["move", "same_room"]
 
 
 class _ActivityModel(BaseModel):
@@ -39,8 +42,24 @@ class HoldResult(_ActivityModel):
     caller_present: bool
 
 
+class ConsultationRequest(_ActivityModel):
+    """Choose how to bridge and, for ``move``, open the consultation room."""
+
+    workflow_id: str
+    room_name: str
+    caller_room: str
+    bridge: BridgeStrategy | None = None
+
+
+class ConsultationResult(_ActivityModel):
+    """The bridge chosen and the room humans are dialed into."""
+
+    bridge: Bridge
+    human_room: str
+
+
 class RoomRequest(_ActivityModel):
-    """A room the engine creates (the consultation room) or deletes."""
+    """A room the engine created and now deletes."""
 
     room_name: str
     workflow_id: str
@@ -67,6 +86,8 @@ class DialRequest(_ActivityModel):
     headers: dict[str, str] = Field(default_factory=dict)
     dtmf: str | None = None
     destination_index: int = 0
+    # same_room bridge: close the leg's ears and mouth before it can be answered.
+    isolate: bool = False
 
 
 class DialResult(_ActivityModel):
@@ -100,6 +121,9 @@ class BriefRequest(_ActivityModel):
     caller_room: str
     summary: str
     briefing_agent: str | None = None
+    bridge: Bridge = "move"
+    caller_identity: str = ""
+    agent_identity: str = ""
 
 
 class BriefResult(_ActivityModel):
@@ -117,6 +141,7 @@ class BridgeRequest(_ActivityModel):
     caller_identity: str
     human_room: str
     human_identity: str
+    bridge: Bridge = "move"
 
 
 class BridgeResult(_ActivityModel):

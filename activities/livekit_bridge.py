@@ -1,0 +1,222 @@
+"""Bridge strategies: how the human is briefed in private and then joined to the caller.
+
+``move`` (LiveKit Cloud): the human is dialed into a consultation room, briefed there
+and moved into the caller's room with MoveParticipant. The human moves, not the
+caller, so the caller's SIP session, room and any recording stay as they were.
+
+``same_room`` (self-hosted livekit-server, which answers MoveParticipant with
+``unimplemented``): the human is dialed straight into the caller's room, with every
+ear and mouth closed before the phone can be answered (permissions), then opened to
+the briefing only (subscriptions), and to the caller at the bridge. The caller keeps
+hearing the AI agent's hold audio throughout.
+
+``auto`` probes MoveParticipant once per worker (per LiveKit URL) and remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+
+import structlog
+from livekit import api
+from livekit.api import ServerError, ServerErrorCode
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.livekit_base import LiveKitBase
+from activities.livekit_errors import is_retryable, livekit_errors, unless_not_found
+from warm_transfer.models import (
+    Bridge,
+    BridgeRequest,
+    BridgeResult,
+    BriefRequest,
+    BriefResult,
+    ConsultationRequest,
+    ConsultationResult,
+)
+
+log = structlog.get_logger(__name__)
+
+_PROBE_ROOM = "warm-transfer-bridge-probe"
+
+
+def _permission(open_: bool) -> api.ParticipantPermission:
+    # UpdateParticipant replaces the whole permission: every flag is spelled out.
+    return api.ParticipantPermission(can_publish=open_, can_subscribe=open_, can_publish_data=open_)
+
+
+def _track_sids(participant: api.ParticipantInfo | None) -> list[str]:
+    return [track.sid for track in participant.tracks] if participant is not None else []
+
+
+class BridgeActivities(LiveKitBase):
+    """Consultation, briefing and bridging, for both bridge strategies."""
+
+    _move_supported: bool | None = None
+
+    @activity.defn
+    async def open_consultation(self, req: ConsultationRequest) -> ConsultationResult:
+        """Chooses the bridge and, for ``move``, creates the consultation room."""
+        bridge = await self._choose_bridge(req)
+        if bridge == "same_room":
+            return ConsultationResult(bridge=bridge, human_room=req.caller_room)
+        metadata = json.dumps({"workflow_id": req.workflow_id, "purpose": "consultation"})
+        with livekit_errors("open_consultation"):
+            await self._lk.room.create_room(
+                api.CreateRoomRequest(
+                    name=req.room_name,
+                    # A safety net: LiveKit closes the room by itself if we never can.
+                    empty_timeout=self._defaults.room_empty_timeout_s,
+                    metadata=metadata,
+                )
+            )
+        return ConsultationResult(bridge=bridge, human_room=req.room_name)
+
+    @activity.defn
+    async def brief_human(self, req: BriefRequest) -> BriefResult:
+        """Dispatches the briefing agent to the human's room, once per human.
+
+        In ``same_room`` the human is first given ears and a voice for the briefing
+        only: everyone else's subscriptions to the human, and the human's to the caller
+        and the AI agent, are closed before the human's permissions open.
+        """
+        if req.bridge == "same_room":
+            await self._open_for_briefing(req)
+        agent_name = req.briefing_agent or self._defaults.briefing_agent
+        with livekit_errors("brief_human"):
+            for dispatch in await self._lk.agent_dispatch.list_dispatch(req.room_name):
+                if dispatch.agent_name == agent_name and req.human_identity in dispatch.metadata:
+                    return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
+            metadata = {
+                "workflow_id": req.workflow_id,
+                "human_identity": req.human_identity,
+                "caller_room": req.caller_room,
+                "caller_identity": req.caller_identity,
+                "bridge": req.bridge,
+                "summary": req.summary,
+            }
+            dispatch = await self._lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=agent_name, room=req.room_name, metadata=json.dumps(metadata)
+                )
+            )
+        log.info("briefing dispatched", leg=req.human_identity, agent=agent_name)
+        return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
+
+    @activity.defn
+    async def bridge_caller(self, req: BridgeRequest) -> BridgeResult:
+        """Puts the accepting human and the caller together."""
+        if req.bridge == "same_room":
+            return await self._open_to_caller(req)
+        if await self._find(req.caller_room, req.human_identity) is not None:
+            return BridgeResult(already_bridged=True)
+        with livekit_errors("bridge_caller"):
+            await self._lk.room.move_participant(
+                api.MoveParticipantRequest(
+                    room=req.human_room,
+                    identity=req.human_identity,
+                    destination_room=req.caller_room,
+                )
+            )
+        log.info("caller bridged", room=req.caller_room, leg=req.human_identity, bridge="move")
+        return BridgeResult(already_bridged=False)
+
+    # -- same_room --------------------------------------------------------------------
+
+    async def _isolate_when_dialed(self, room: str, identity: str) -> None:
+        """Closes a new leg's ears and mouth as soon as it exists (still dialing).
+
+        LiveKit has no way to create a SIP participant muted and deaf, but the leg
+        exists within milliseconds of the dial while the far end needs seconds to
+        answer, so the permissions are in place before anyone can speak.
+        """
+        delay = 0.005
+        while await self._find(room, identity) is None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        await self._set_permission(room, identity, open_=False)
+
+    async def _open_for_briefing(self, req: BriefRequest) -> None:
+        room = req.room_name
+        human = await self._find(room, req.human_identity)
+        if human is None:
+            return  # hung up: the workflow learns it from the decision it never gets
+        caller = await self._find(room, req.caller_identity)
+        agent = await self._find(room, req.agent_identity)
+        for listener in (req.caller_identity, req.agent_identity):
+            await self._subscribe(room, listener, _track_sids(human), subscribe=False)
+        await self._subscribe(
+            room, req.human_identity, [*_track_sids(caller), *_track_sids(agent)], subscribe=False
+        )
+        await self._set_permission(room, req.human_identity, open_=True)
+        log.info("human isolated for the briefing", room=room, leg=req.human_identity)
+
+    async def _open_to_caller(self, req: BridgeRequest) -> BridgeResult:
+        room = req.caller_room
+        human = await self._find(room, req.human_identity)
+        caller = await self._find(room, req.caller_identity)
+        if human is None:
+            raise self._gone(req.human_identity)
+        await self._subscribe(room, req.caller_identity, _track_sids(human), subscribe=True)
+        await self._subscribe(room, req.human_identity, _track_sids(caller), subscribe=True)
+        # An accept before the briefing (out of order) leaves the leg closed: open it.
+        await self._set_permission(room, req.human_identity, open_=True)
+        log.info("caller bridged", room=room, leg=req.human_identity, bridge="same_room")
+        return BridgeResult(already_bridged=False)
+
+    async def _subscribe(
+        self, room: str, identity: str, track_sids: Iterable[str], subscribe: bool
+    ) -> None:
+        sids = list(track_sids)
+        if not sids:
+            return
+        with livekit_errors("update_subscriptions"):
+            await self._lk.room.update_subscriptions(
+                api.UpdateSubscriptionsRequest(
+                    room=room, identity=identity, track_sids=sids, subscribe=subscribe
+                )
+            )
+
+    async def _set_permission(self, room: str, identity: str, *, open_: bool) -> bool:
+        """Opens or closes a leg's ears and mouth; False when the leg is gone."""
+        update = api.UpdateParticipantRequest(
+            room=room, identity=identity, permission=_permission(open_)
+        )
+        return await unless_not_found("update_permission", self._lk.room.update_participant(update))
+
+    @staticmethod
+    def _gone(identity: str) -> ApplicationError:
+        return ApplicationError(
+            f"bridge_caller: {identity!r} left before the bridge",
+            type="LegGone",
+            non_retryable=True,
+        )
+
+    # -- choosing ---------------------------------------------------------------------
+
+    async def _choose_bridge(self, req: ConsultationRequest) -> Bridge:
+        wanted = req.bridge or self._defaults.bridge
+        if wanted != "auto":
+            return wanted
+        if self._move_supported is None:
+            self._move_supported = await self._probe_move()
+            log.info("bridge strategy probed", move_supported=self._move_supported)
+        return "move" if self._move_supported else "same_room"
+
+    async def _probe_move(self) -> bool:
+        """Asks LiveKit to move a participant that does not exist: LiveKit Cloud says
+        ``not_found``, a self-hosted server ``unimplemented``. Nothing is touched."""
+        try:
+            await self._lk.room.move_participant(
+                api.MoveParticipantRequest(
+                    room=_PROBE_ROOM, identity=_PROBE_ROOM, destination_room=f"{_PROBE_ROOM}-2"
+                )
+            )
+        except ServerError as err:
+            if err.code == ServerErrorCode.UNIMPLEMENTED:
+                return False
+            if is_retryable(err):
+                raise
+        return True
