@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from warm_transfer.models import (
     AgentLeaveRequest,
     AgentLeaveResult,
+    Bridge,
     BridgeRequest,
     BridgeResult,
     BriefRequest,
@@ -48,6 +49,7 @@ class FakeLiveKit:
     caller_present: bool = True
     cold_transfer_ok: bool = True
     bridge_fails: bool = False
+    bridge: Bridge = "move"
     calls: list[tuple[str, BaseModel]] = field(default_factory=list)
     dial_started: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,7 +77,8 @@ class FakeLiveKit:
         @activity.defn(name="open_consultation")
         async def open_consultation(req: ConsultationRequest) -> ConsultationResult:
             self.calls.append(("open_consultation", req))
-            return ConsultationResult(bridge="move", human_room=req.room_name)
+            room = req.room_name if self.bridge == "move" else req.caller_room
+            return ConsultationResult(bridge=self.bridge, human_room=room)
 
         @activity.defn(name="delete_room")
         async def delete_room(req: RoomRequest) -> RoomResult:

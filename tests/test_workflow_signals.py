@@ -253,27 +253,29 @@ async def test_operator_updates_refused_when_senseless(client: Client, task_queu
 
 async def test_transfer_deadline_ends_in_fallback(client: Client, task_queue: str) -> None:
     fake = FakeLiveKit(scripts={HUMAN_A: "ring_forever"})
+    fallback = Fallback(kind="voicemail", sip_call_to=VOICEMAIL)
     async with fake_worker(client, task_queue, fake):
-        request = make_request(HUMAN_A, HUMAN_B, max_transfer_s=1.5)
+        request = make_request(HUMAN_A, HUMAN_B, max_transfer_s=1.5, fallback=fallback)
         handle = await start(client, task_queue, request)
         outcome = await handle.outcome()
-    assert outcome.outcome == "returned_to_agent"
+    # The deadline stops the hunt, not the fallback it leads to.
+    assert outcome.outcome == "voicemail"
     assert outcome.reason == "the transfer deadline (max_transfer_s) passed"
-    assert [r.sip_call_to for r in fake.requests("dial_human")] == [HUMAN_A]
+    assert [r.sip_call_to for r in fake.requests("dial_human")] == [HUMAN_A, VOICEMAIL]
 
 
 async def test_ring_timer_backstops_a_dial_that_never_returns(
     client: Client, task_queue: str
 ) -> None:
     # LiveKit normally ends an unanswered leg itself (408 after ringing_timeout); this
-    # dial hangs, so only the workflow's own ring timer can move the hunt on.
+    # dial hangs, so only the dial's schedule-to-close window can move the hunt on.
     fake = FakeLiveKit(scripts={HUMAN_A: "ring_forever"})
     async with fake_worker(client, task_queue, fake):
         handle = await start(client, task_queue, make_request(HUMAN_A, HUMAN_B, ring_timeout_s=1))
         await brief_and(handle, accept, destination_index=1)
         outcome = await handle.outcome()
     assert [(a.result, a.reason) for a in outcome.attempts] == [
-        ("no_answer", "ring timeout"),
+        ("no_answer", "ring timeout: LiveKit never reported the call's end"),
         ("answered", None),
     ]
     assert (

@@ -59,7 +59,12 @@ async def fake_worker(
 
 
 async def start(
-    client: Client, task_queue: str, request: TransferRequest, *, search_attributes: bool = True
+    client: Client,
+    task_queue: str,
+    request: TransferRequest,
+    *,
+    search_attributes: bool = True,
+    workflow_id: str | None = None,
 ) -> TransferHandle:
     """Starts a transfer with a fresh workflow id on the test's task queue.
 
@@ -69,7 +74,7 @@ async def start(
     return await start_transfer(
         client,
         request,
-        workflow_id=f"test-{uuid.uuid4()}",
+        workflow_id=workflow_id or f"test-{uuid.uuid4()}",
         task_queue=task_queue,
         search_attributes=search_attributes,
     )

@@ -52,6 +52,7 @@ async def connect_caller(wf: WarmTransferWorkflow, req: TransferRequest, leg: Le
         # ...unless the caller left during the bridge: nobody is on the other end.
         wf.ledger.legs[leg.identity] = req.room_name
         return await wf.give_up(leg, "answered", "caller hung up during the bridge")
+    wf.track.bridged(leg)
     wf.track.leg_done(leg, "answered", None, None)
     await agent_leaves(wf, req)
     await wf.release_all()

@@ -80,12 +80,9 @@ async def _leave_voicemail(wf: WarmTransferWorkflow, req: TransferRequest) -> st
         ),
         "dial voicemail",
     )
-    await wf.wait_for(
-        dial.done,
-        req.fallback.ring_timeout_s + policies.ring_grace_s(req.fallback.ring_timeout_s),
-        "voicemail ring timeout",
-        lambda: wf.caller_hung_up,
-    )
+    # Not bounded by the transfer deadline, which may be what brought us here: the
+    # server ends the dial within its window.
+    await workflow.wait_condition(lambda: dial.done() or wf.caller_hung_up)
     error: str | None
     if not dial.done():
         dial.cancel()
@@ -95,7 +92,7 @@ async def _leave_voicemail(wf: WarmTransferWorkflow, req: TransferRequest) -> st
             result = dial.result()
             error = None if result.result == "answered" else f"voicemail {result.reason}"
         except ActivityError as err:
-            error = f"voicemail dial failed: {err.cause or err}"
+            error = f"voicemail {policies.dial_error(err)[1]}"
     if error is None and not wf.caller_hung_up:
         wf.ledger.legs.pop(identity, None)  # the caller is leaving a message on it
         await agent_leaves(wf, req)

@@ -13,6 +13,8 @@ from typing import Any, Final, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 from temporalio.types import MethodAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
@@ -47,13 +49,20 @@ CLEANUP_RETRY: Final = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=0,
 )
+# Bounded by the dial's schedule-to-close window, not by a count of attempts.
 DIAL_RETRY: Final = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=5),
-    maximum_attempts=6,
 )
-DIAL_HEARTBEAT: Final = timedelta(seconds=10)
+DIAL_HEARTBEAT: Final = timedelta(seconds=5)
+
+
+def dial_window_s(ring_timeout_s: float) -> float:
+    """How long a dial may take in all, retries included: the ring timeout, LiveKit's
+    grace, and one heartbeat timeout to survive a worker dying mid-ring. The server
+    enforces it, so waiting on a dial costs no workflow timer."""
+    return ring_timeout_s + ring_grace_s(ring_timeout_s) + DIAL_HEARTBEAT.total_seconds()
 
 
 async def run(
@@ -92,10 +101,12 @@ async def run_cleanup(activity: MethodAsyncSingleParam[Any, P, R], arg: P, summa
 
 def start_dial(req: DialRequest, summary: str) -> workflow.ActivityHandle[DialResult]:
     """Starts dialing a leg; the handle resolves when it is answered or has failed."""
+    window = timedelta(seconds=dial_window_s(req.ring_timeout_s))
     return workflow.start_activity_method(
         LiveKitActivities.dial_human,
         req,
-        start_to_close_timeout=timedelta(seconds=req.ring_timeout_s + 30),
+        start_to_close_timeout=window,
+        schedule_to_close_timeout=window,
         heartbeat_timeout=DIAL_HEARTBEAT,
         retry_policy=DIAL_RETRY,
         summary=summary,
@@ -106,3 +117,10 @@ def refuse_unless(stage: Stage, allowed: tuple[Stage, ...], action: str) -> None
     """An update validator's refusal, naming the stage that makes it senseless."""
     if stage not in allowed:
         raise ValueError(f"cannot {action} while the transfer is {stage!r}")
+
+
+def dial_error(err: ActivityError) -> tuple[Result, str]:
+    """An attempt's result when its dial activity failed for good."""
+    if isinstance(err.cause, ActivityTimeoutError):
+        return "no_answer", "ring timeout: LiveKit never reported the call's end"
+    return "failed", f"dial failed: {err.cause or err}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import temporalio.common
 from temporalio import workflow
 from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
@@ -37,6 +38,9 @@ _STAGE_WORDS: dict[Stage, str] = {
     "fallback": "Running the fallback",
     "done": "Done",
 }
+
+
+_UPSERTED_STAGES = frozenset({"dialing", "fallback"})
 
 
 def decode_request(raw: RawValue) -> TransferRequest:
@@ -91,7 +95,8 @@ class Leg:
     decision: str | None = None  # "accepted" or "declined", first one wins
     decline_reason: str = ""
     skip_reason: str | None = None
-    answered_at: datetime | None = None
+    dialed_at: datetime | None = None
+    accepted_at: datetime | None = None
 
 
 @dataclass
@@ -140,11 +145,35 @@ class Tracker:
         if leg is not None:
             self.current = leg
         self._refresh_details()
-        if changed and self._upsert:
+        # Upserts are billed actions: only the stages operators filter on (who is
+        # ringing, who is in fallback) and the end; briefing and bridging last seconds
+        # and show in the current details and the status query.
+        if changed and self._upsert and stage in _UPSERTED_STAGES:
             updates: list[SearchAttributeUpdate[Any]] = [sa.TRANSFER_STAGE.value_set(stage)]
             if leg is not None:
                 updates.append(sa.DESTINATION_INDEX.value_set(leg.destination_index))
             workflow.upsert_search_attributes(updates)
+
+    def dialing(self, leg: Leg) -> None:
+        """The leg is being dialed now."""
+        leg.dialed_at = workflow.now()
+        self.set_stage("dialing", leg)
+
+    def answered(self, leg: Leg) -> None:
+        """The leg picked up: records how long its phone rang."""
+        if leg.dialed_at is not None:
+            _histogram(
+                "warm_transfer_time_to_answer_seconds", "Dial to answer, per answered leg"
+            ).record((workflow.now() - leg.dialed_at).total_seconds())
+        self.set_stage("briefing", leg)
+
+    def bridged(self, leg: Leg) -> None:
+        """The caller and the human are together: records the handoff gap, the dead air
+        between the human's accept and the bridge, on the workflow's clock."""
+        if leg.accepted_at is not None:
+            _histogram(
+                "warm_transfer_handoff_gap_seconds", "Accept signal to caller bridged"
+            ).record((workflow.now() - leg.accepted_at).total_seconds())
 
     def leg_done(
         self, leg: Leg, result: AttemptResult, reason: str | None, sip: int | None
@@ -237,7 +266,11 @@ class Tracker:
             len(self.attempts)
         )
         if self._started is not None:
-            held = (workflow.now() - self._started).total_seconds()
-            meter.create_histogram_float(
-                "warm_transfer_transfer_seconds", "Time from start to outcome", "s"
-            ).record(held, {"outcome": kind})
+            _histogram("warm_transfer_hold_seconds", "Caller on hold: start to outcome").record(
+                (workflow.now() - self._started).total_seconds(), {"outcome": kind}
+            )
+
+
+def _histogram(name: str, description: str) -> temporalio.common.MetricHistogramFloat:
+    # Replay-safe: the workflow meter records nothing while a history is replayed.
+    return workflow.metric_meter().create_histogram_float(name, description, "s")

@@ -153,7 +153,7 @@ class WarmTransferWorkflow:
     async def _try_human(self, req: TransferRequest, leg: Leg) -> bool:
         """Dials, waits for the answer, briefs, waits for the decision. True = accepted."""
         dest = self.destinations[leg.destination_index]
-        self.track.set_stage("dialing", leg)
+        self.track.dialing(leg)
         # Into the ledger before the dial: a crash mid-dial still hangs the leg up.
         self.ledger.legs[leg.identity] = leg.room
         dial = policies.start_dial(
@@ -174,15 +174,15 @@ class WarmTransferWorkflow:
         )
         await self.wait_for(
             lambda: dial.done() or leg.answered or leg.decision is not None,
-            dest.ring_timeout_s + policies.ring_grace_s(dest.ring_timeout_s),
-            "ring timeout",
+            "transfer deadline",
             lambda: self._interrupted(leg),
+            bounded_s=policies.dial_window_s(dest.ring_timeout_s),
         )
         if dial.done() and not leg.answered:
             try:
                 result = dial.result()
             except ActivityError as err:
-                return await self.give_up(leg, "failed", f"dial failed: {err.cause or err}")
+                return await self.give_up(leg, *policies.dial_error(err))
             if result.result != "answered":
                 return await self.give_up(leg, result.result, result.reason, result.sip_status_code)
             leg.answered = True
@@ -190,8 +190,7 @@ class WarmTransferWorkflow:
             # Only an unanswered dial is cancelled: the leg is hung up right after.
             dial.cancel()
             return await self.give_up(leg, "no_answer", self._why_stopped(leg) or "ring timeout")
-        leg.answered_at = leg.answered_at or workflow.now()
-        self.track.set_stage("briefing", leg)
+        self.track.answered(leg)
         if leg.decision is None and not self._interrupted(leg):
             try:
                 await policies.run(
@@ -213,9 +212,9 @@ class WarmTransferWorkflow:
                 return await self.give_up(leg, "failed", f"briefing failed: {err.cause or err}")
             await self.wait_for(
                 lambda: leg.decision is not None,
-                req.accept_timeout_s,
                 "accept timeout",
                 lambda: self._interrupted(leg),
+                timeout_s=req.accept_timeout_s,
             )
         if leg.decision == "accepted" and not self._interrupted(leg):
             return True
@@ -228,14 +227,30 @@ class WarmTransferWorkflow:
     # -- waiting, giving up, releasing ------------------------------------------------
 
     async def wait_for(
-        self, done: policies.Condition, timeout_s: float, what: str, interrupted: policies.Condition
+        self,
+        done: policies.Condition,
+        what: str,
+        interrupted: policies.Condition,
+        *,
+        timeout_s: float | None = None,
+        bounded_s: float | None = None,
     ) -> None:
-        """Waits for ``done`` or ``interrupted``, bounded by the transfer deadline."""
+        """Waits for ``done`` or ``interrupted``, within ``timeout_s`` and the deadline.
+
+        A wait that something else already ends within ``bounded_s`` (a dial, which the
+        server times out) starts a timer only when the transfer deadline comes sooner:
+        timers are billed actions, and most calls never need that one.
+        """
         remaining = (self._deadline - workflow.now()).total_seconds()
+        timeout: float | None = remaining
+        if timeout_s is not None:
+            timeout = min(timeout_s, remaining)
+        elif bounded_s is not None and bounded_s < remaining:
+            timeout = None
         try:
             await workflow.wait_condition(
                 lambda: done() or interrupted(),
-                timeout=max(0.001, min(timeout_s, remaining)),
+                timeout=None if timeout is None else max(0.001, timeout),
                 timeout_summary=what,
             )
         except TimeoutError:
@@ -333,6 +348,7 @@ class WarmTransferWorkflow:
         if leg is not None and leg.decision is None:
             leg.answered = True
             leg.decision = "accepted"
+            leg.accepted_at = workflow.now()
 
     @workflow.signal(name="human_declined")
     def human_declined(self, payload: HumanDeclined) -> None:
