@@ -18,7 +18,6 @@ to standard error. Bad input exits with status 2 and one line naming the field.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -37,6 +36,7 @@ from warm_transfer.models import (
     TransferRequest,
     describe_validation_error,
 )
+from warm_transfer.process import run_main
 from warm_transfer.temporal_connect import connect, ui_link
 
 SIGNALS = ("human_answered", "human_accepted", "human_declined", "caller_hung_up")
@@ -183,4 +183,4 @@ async def main(client: Client | None = None, argv: Sequence[str] | None = None) 
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run_main(main)

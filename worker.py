@@ -28,6 +28,7 @@ from warm_transfer.config import (
 )
 from warm_transfer.interceptors import BindLogContext
 from warm_transfer.log_setup import PHONE_FIELDS, configure_logging
+from warm_transfer.process import run_main
 from warm_transfer.temporal_connect import connect
 from workflows.warm_transfer import WarmTransferWorkflow
 
@@ -99,4 +100,4 @@ async def main(client: Client | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_main(main)

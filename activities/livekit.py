@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+import aiohttp
 import structlog
 from google.protobuf.duration_pb2 import Duration
 from livekit import api
@@ -48,6 +49,8 @@ __all__ = ["DATA_TOPIC", "LiveKitActivities", "LiveKitDefaults"]
 
 # Marks, in heartbeat details, that CreateSIPParticipant may have reached LiveKit.
 DIAL_SENT: Final = "dial_sent"
+# ... and that LiveKit said it placed no call, so a retry may dial.
+NOT_DIALED: Final = "not_dialed"
 
 log = structlog.get_logger(__name__)
 
@@ -133,6 +136,9 @@ class LiveKitActivities(BridgeActivities):
                 await self._place_call(req, trunk)
         except ServerError as err:
             if is_retryable(err):
+                # LiveKit answered (5xx or 429, no SIP status): it placed no call. Said
+                # before the look below can fail too, so a retry dials.
+                activity.heartbeat(NOT_DIALED)
                 return await self._recover_dial(req, err)
             result, code, reason = dial_failure(err)
             log.info("leg not answered", leg=req.participant_identity, result=result, sip=code)
@@ -144,7 +150,8 @@ class LiveKitActivities(BridgeActivities):
             )
         except Exception as err:
             if is_retryable(err):
-                return await self._recover_dial(req, err)
+                # No answer at all (connection lost, timeout): the call may be placed.
+                return await self._recover_dial(req, err, maybe_placed=True)
             raise
         log.info("leg answered", leg=req.participant_identity)
         return DialResult(participant_identity=req.participant_identity, result="answered")
@@ -161,7 +168,11 @@ class LiveKitActivities(BridgeActivities):
     @activity.defn
     async def remove_agent(self, req: AgentLeaveRequest) -> AgentLeaveResult:
         """Tells the AI agent to leave (data message), then removes it from the room."""
-        await self._notify_agent(req.room_name, req.agent_identity, "leave")
+        told = await self._notify_agent(req.room_name, req.agent_identity, "leave")
+        if told and self._defaults.agent_goodbye_s > 0:
+            # The caller is already with the human: this only lets the agent finish its
+            # goodbye instead of being cut off mid-word.
+            await asyncio.sleep(self._defaults.agent_goodbye_s)
         removed = await self._remove(req.room_name, req.agent_identity, "remove_agent")
         log.info("agent removed", room=req.room_name, was_present=removed)
         return AgentLeaveResult(removed=removed)
@@ -228,12 +239,25 @@ class LiveKitActivities(BridgeActivities):
             wait_until_answered=True,
         )
 
-    async def _recover_dial(self, req: DialRequest, err: BaseException) -> DialResult:
+    async def _recover_dial(
+        self, req: DialRequest, err: BaseException, *, maybe_placed: bool = False
+    ) -> DialResult:
         """After a failure that may or may not have placed the call, look and decide."""
         if await self._find(req.room_name, req.participant_identity) is not None:
             return await self._follow_leg(req)
-        # Nothing was placed (or it already ended): let Temporal retry the dial.
-        activity.heartbeat("not_dialed")
+        if maybe_placed and not isinstance(err, aiohttp.ClientConnectorError):
+            # The dial went out and its answer was lost: LiveKit may have placed the
+            # call, already over (busy, declined). Ringing someone twice is worse than
+            # giving this destination up.
+            log.warning("dial lost after it was sent", leg=req.participant_identity, error=str(err))
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result="failed",
+                reason=f"the answer to the dial was lost ({type(err).__name__}) and no leg "
+                "exists; not redialing",
+            )
+        # Nothing was placed: let Temporal retry the dial.
+        activity.heartbeat(NOT_DIALED)
         log.warning(
             "dial failed before a leg existed", leg=req.participant_identity, error=str(err)
         )

@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
 
 from livekit import api
 from livekit.api import LiveKitAPI
@@ -15,11 +14,16 @@ from temporalio import activity
 
 from activities.livekit_errors import unless_not_found
 from warm_transfer.models import BridgeStrategy
+from warm_transfer.wire import ATTR_ROLE, ATTR_WORKFLOW_ID, CALL_STATUS, DATA_TOPIC
 
-DATA_TOPIC: Final = "warm-transfer"
-ATTR_WORKFLOW_ID: Final = "warm_transfer.workflow_id"
-ATTR_ROLE: Final = "warm_transfer.role"
-CALL_STATUS: Final = "sip.callStatus"
+__all__ = [
+    "ATTR_ROLE",
+    "ATTR_WORKFLOW_ID",
+    "CALL_STATUS",
+    "DATA_TOPIC",
+    "LiveKitBase",
+    "LiveKitDefaults",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class LiveKitDefaults:
     heartbeat_every_s: float = 2.0
     follow_poll_s: float = 0.5
     room_empty_timeout_s: int = 300
+    agent_goodbye_s: float = 1.5
 
 
 class LiveKitBase:

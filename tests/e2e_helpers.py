@@ -41,7 +41,13 @@ async def engine(
         cfg = harness.sim.config
         lk = LiveKitAPI(harness.url, cfg.api_key, cfg.api_secret, failover=False)
         activities = LiveKitActivities(
-            lk, LiveKitDefaults(sip_trunk_id="ST_sim", follow_poll_s=0.05, heartbeat_every_s=0.5)
+            lk,
+            LiveKitDefaults(
+                sip_trunk_id="ST_sim",
+                follow_poll_s=0.05,
+                heartbeat_every_s=0.5,
+                agent_goodbye_s=0,
+            ),
         )
         try:
             async with build_worker(client, activities, task_queue):

@@ -71,11 +71,13 @@ class LiveKitSettings(BaseModel):
     sip_trunk_id: str | None = None
     briefing_agent: str = DEFAULT_BRIEFING_AGENT
     bridge: BridgeStrategy = "auto"
+    agent_goodbye_s: float = Field(default=1.5, ge=0, le=10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LiveKitSettings:
         """Reads ``LIVEKIT_URL``, ``LIVEKIT_API_KEY``, ``LIVEKIT_API_SECRET``,
-        ``SIP_TRUNK_ID``, ``BRIEFING_AGENT_NAME`` and ``LIVEKIT_BRIDGE``."""
+        ``SIP_TRUNK_ID``, ``BRIEFING_AGENT_NAME``, ``LIVEKIT_BRIDGE`` and
+        ``AGENT_GOODBYE_S``."""
         for var in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
             if not env.get(var, "").strip():
                 raise SettingsError(f"{var} is not set")
@@ -87,6 +89,11 @@ class LiveKitSettings(BaseModel):
         bridge = env.get("LIVEKIT_BRIDGE", "auto").strip() or "auto"
         if bridge not in ("move", "same_room", "auto"):
             raise SettingsError(f"LIVEKIT_BRIDGE must be move, same_room or auto, got {bridge!r}")
+        goodbye = env.get("AGENT_GOODBYE_S", "").strip() or "1.5"
+        try:
+            goodbye_s = float(goodbye)
+        except ValueError:
+            raise SettingsError(f"AGENT_GOODBYE_S must be seconds, got {goodbye!r}") from None
         try:
             return cls(
                 url=url,
@@ -95,9 +102,11 @@ class LiveKitSettings(BaseModel):
                 sip_trunk_id=env.get("SIP_TRUNK_ID", "").strip() or None,
                 briefing_agent=env.get("BRIEFING_AGENT_NAME", "").strip() or DEFAULT_BRIEFING_AGENT,
                 bridge=bridge,  # type: ignore[arg-type]  # checked just above
+                agent_goodbye_s=goodbye_s,
             )
         except ValidationError as err:
-            raise SettingsError(str(err).splitlines()[0]) from None
+            field = str(err.errors()[0]["loc"][0]).upper()
+            raise SettingsError(f"{field}: {err.errors()[0]['msg']}") from None
 
 
 class ObservabilitySettings(BaseModel):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from warm_transfer.config import TemporalSettings
 from warm_transfer.livekit_sim import SimControl, SimEvent
 from warm_transfer.log_setup import configure_logging
 from warm_transfer.models import Destination, Fallback, TransferOutcome, TransferRequest
+from warm_transfer.process import run_main
 from warm_transfer.sim_agents import SimulatedBriefingAgent, place_call, run_briefer
 from warm_transfer.stack import Stack
 from warm_transfer.temporal_connect import connect, ui_link
@@ -179,7 +179,4 @@ async def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(asyncio.run(main()))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_main(main)

@@ -23,11 +23,9 @@ from temporalio.service import RPCError
 from warm_transfer.config import DEFAULT_BRIEFING_AGENT
 from warm_transfer.livekit_sim import SimControl, SimEvent
 from warm_transfer.models import HumanAccepted, HumanAnswered, HumanDeclined
+from warm_transfer.wire import ATTR_ROLE, ATTR_WORKFLOW_ID
 
 log = structlog.get_logger(__name__)
-
-ATTR_WORKFLOW_ID = "warm_transfer.workflow_id"
-ATTR_ROLE = "warm_transfer.role"
 
 
 @dataclass
