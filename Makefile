@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick reliability browser clean
+.PHONY: install demo test lint typecheck pytest bench bench-quick reliability browser node-example clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m warm_transfer.demo $(ARGS)
 
-test: install browser lint typecheck pytest
+test: install browser node-example lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,6 +40,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium not installed: the Temporal UI browser test will be skipped"; }
+
+# @temporalio/client for the Node example's test; skipped when npm is absent.
+node-example: examples/node/node_modules/.package-lock.json
+
+examples/node/node_modules/.package-lock.json: examples/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 && (cd examples/node && npm ci --silent --no-audit --no-fund) \
+		|| echo "npm not available: the Node example test will be skipped"
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache test-output
