@@ -27,12 +27,20 @@ from warm_transfer.config import (
     TemporalSettings,
 )
 from warm_transfer.interceptors import BindLogContext
-from warm_transfer.log_setup import PHONE_FIELDS, configure_logging
+from warm_transfer.log_setup import PHONE_FIELDS, configure_logging, core_logging_config
 from warm_transfer.process import run_main
 from warm_transfer.temporal_connect import connect
 from workflows.warm_transfer import WarmTransferWorkflow
 
 log = structlog.get_logger("worker")
+
+# The SDK's default buckets are for milliseconds; the engine records seconds and counts.
+HISTOGRAM_BUCKETS: dict[str, list[float]] = {
+    "warm_transfer_hold_seconds": [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+    "warm_transfer_time_to_answer_seconds": [0.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60],
+    "warm_transfer_handoff_gap_seconds": [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5],
+    "warm_transfer_attempts": [1, 2, 3, 4, 5, 6, 8, 10, 20],
+}
 
 
 def build_worker(client: Client, activities: LiveKitActivities, task_queue: str) -> Worker:
@@ -58,18 +66,34 @@ async def run_worker(
         livekit.url, livekit.api_key, livekit.api_secret.get_secret_value(), failover=False
     )
     try:
-        activities = LiveKitActivities(
-            lk,
-            LiveKitDefaults(
-                sip_trunk_id=livekit.sip_trunk_id, briefing_agent=livekit.briefing_agent
-            ),
+        defaults = LiveKitDefaults(
+            sip_trunk_id=livekit.sip_trunk_id,
+            briefing_agent=livekit.briefing_agent,
+            bridge=livekit.bridge,
+            agent_goodbye_s=livekit.agent_goodbye_s,
         )
+        activities = LiveKitActivities(lk, defaults)
         async with build_worker(client, activities, task_queue):
             log.info("worker started", task_queue=task_queue, livekit_url=livekit.url)
             await stop.wait()
             log.info("worker stopping")
     finally:
         await lk.aclose()
+
+
+def worker_runtime(observability: ObservabilitySettings) -> Runtime:
+    """The SDK runtime: core logs into the JSON stream, Prometheus when asked for.
+
+    Made before any client: the core's log forwarding only takes from the first
+    runtime of a process.
+    """
+    metrics = None
+    if observability.metrics_bind:
+        metrics = PrometheusConfig(
+            bind_address=observability.metrics_bind,
+            histogram_bucket_overrides=HISTOGRAM_BUCKETS,
+        )
+    return Runtime(telemetry=TelemetryConfig(logging=core_logging_config(), metrics=metrics))
 
 
 async def main(client: Client | None = None) -> None:
@@ -81,14 +105,7 @@ async def main(client: Client | None = None) -> None:
         drop = PHONE_FIELDS if os.environ.get("LOG_DROP_PHONE_NUMBERS") == "1" else ()
         configure_logging(observability.log_format, observability.log_level, drop)
         if client is None:
-            runtime = None
-            if observability.metrics_bind:
-                runtime = Runtime(
-                    telemetry=TelemetryConfig(
-                        metrics=PrometheusConfig(bind_address=observability.metrics_bind)
-                    )
-                )
-            client = await connect(temporal, runtime)
+            client = await connect(temporal, worker_runtime(observability))
     except SettingsError as err:
         print(f"worker: {err}", file=sys.stderr)
         raise SystemExit(2) from None

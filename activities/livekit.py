@@ -78,20 +78,20 @@ class LiveKitActivities(BridgeActivities):
     @activity.defn
     async def start_hold(self, req: HoldRequest) -> HoldResult:
         """Tags the caller for webhook routing and tells the AI agent to play hold audio."""
-        caller_present = await self._tag_caller(req, "on_hold")
-        notified = await self._notify_agent(req.room_name, req.agent_identity, "hold_started")
-        log.info("caller on hold", room=req.room_name, caller_present=caller_present)
-        return HoldResult(agent_notified=notified, caller_present=caller_present)
+        return await self._hold(req, "on_hold", "hold_started", "caller on hold")
 
     @activity.defn
     async def stop_hold(self, req: HoldRequest) -> HoldResult:
         """Tells the AI agent to take the caller off hold and carry on the call."""
-        caller_present = await self._tag_caller(req, "with_agent")
-        notified = await self._notify_agent(req.room_name, req.agent_identity, "hold_stopped")
-        log.info("caller off hold", room=req.room_name, caller_present=caller_present)
+        return await self._hold(req, "with_agent", "hold_stopped", "caller off hold")
+
+    async def _hold(self, req: HoldRequest, state: str, event: str, message: str) -> HoldResult:
+        caller_present = await self._tag_caller(req, state)
+        notified = await self._notify_agent(req.room_name, req.agent_identity, event)
+        log.info(message, room=req.room_name, caller_present=caller_present)
         return HoldResult(agent_notified=notified, caller_present=caller_present)
 
-    # -- rooms and legs ------------------------------------------------------------------------
+    # -- rooms and legs ---------------------------------------------------------------
 
     @activity.defn
     async def delete_room(self, req: RoomRequest) -> RoomResult:

@@ -16,6 +16,9 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.client import Client
+from temporalio.service import RPCError
+
 from warm_transfer.search_attributes import dev_server_flags
 
 
@@ -112,8 +115,24 @@ class DevServer:
             *self.command(), stdout=out, stderr=out, start_new_session=True
         )
         await wait_for_port(self.port, timeout)
+        await self._wait_until_healthy(timeout)
         if self.ui_port:
             await wait_for_port(self.ui_port, timeout)
+
+    async def _wait_until_healthy(self, timeout: float) -> None:
+        """The frontend listens a moment before it serves ("not healthy yet")."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                client = await Client.connect(self.address)
+                if await client.service_client.check_health():
+                    return
+            except (RuntimeError, RPCError):
+                pass
+            if loop.time() > deadline:
+                raise TimeoutError(f"Temporal at {self.address} not healthy after {timeout} s")
+            await asyncio.sleep(0.1)
 
     async def stop(self, timeout: float = 15.0) -> None:
         """Stops the server (SIGTERM, then SIGKILL)."""

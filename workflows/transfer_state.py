@@ -191,9 +191,16 @@ class Tracker:
         )
         if self.current is leg:
             self.current = None
+            self._refresh_details()
         workflow.logger.info(
             "destination ended",
-            extra={"leg": leg.identity, "result": result, "reason": reason, "sip": sip},
+            extra={
+                "leg": leg.identity,
+                "result": result,
+                "reason": reason,
+                "sip": sip,
+                "room": self._request.room_name if self._request else None,
+            },
         )
 
     def finish(
@@ -250,6 +257,8 @@ class Tracker:
                 f"{words} {leg.sip_call_to} "
                 f"({leg.destination_index + 1} of {self._destinations_total})"
             )
+        elif self.stage in ("dialing", "briefing", "bridging"):
+            text = "Moving on to the next destination"
         else:
             text = words
         if self._request is not None:
