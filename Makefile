@@ -35,6 +35,11 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest $(ARGS)
 
+# The fault suite: every fault injected into N transfers through real processes; prints
+# the README's reliability table (ARGS="-n 10").
+reliability: install
+	$(BIN)/python -m warm_transfer.faultsuite $(ARGS)
+
 # Headless Chromium for the Temporal UI test (Debian's package); skipped when absent.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \

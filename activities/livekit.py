@@ -119,7 +119,7 @@ class LiveKitActivities(BridgeActivities):
             return DialResult(
                 participant_identity=req.participant_identity,
                 result="failed",
-                reason="the leg ended while the worker was restarting; not redialing",
+                reason="the leg ended before this retry could follow it; not redialing",
             )
         trunk = req.sip_trunk_id or self._defaults.sip_trunk_id
         if not trunk:

@@ -71,7 +71,9 @@ async def test_answered_leg(h: SimHarness, wait: bool) -> None:
         # Returned at once: the participant is there, still dialing.
         early = await h.api.room.get_participant(lookup)
         assert early.state == api.ParticipantInfo.JOINING and not early.tracks
-        assert early.attributes["sip.callStatus"] == "dialing"
+        # "ringing" follows within a tenth of a (scaled) second; a loaded machine may
+        # be that slow.
+        assert early.attributes["sip.callStatus"] in ("dialing", "ringing")
         await h.control.wait_for_event(lambda e: e.get("status") == "active", timeout=5)
     p = await h.api.room.get_participant(lookup)
     assert p.state == api.ParticipantInfo.ACTIVE and p.kind == api.ParticipantInfo.SIP

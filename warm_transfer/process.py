@@ -26,6 +26,12 @@ def run_main(main: Callable[[], Coroutine[Any, Any, int | None]]) -> NoReturn:
             print(stop.code, file=sys.stderr)
     except KeyboardInterrupt:
         status = 130
+    exit_now(status)
+
+
+def exit_now(status: int) -> NoReturn:
+    """Flushes logs and standard streams, then exits without interpreter finalization
+    (see `run_main` for why)."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -12,7 +13,7 @@ from livekit.protocol import models as proto_models
 from livekit.protocol import sip as proto_sip
 
 from warm_transfer.livekit_sim.errors import TwirpError, invalid_argument
-from warm_transfer.livekit_sim.model import Participant, new_id
+from warm_transfer.livekit_sim.model import Dispatch, Participant, new_id
 from warm_transfer.livekit_sim.scenarios import ScenarioTable, lookup
 from warm_transfer.livekit_sim.sip import (
     DEFAULT_RINGING_TIMEOUT_S,
@@ -58,6 +59,8 @@ class Dialer:
         self.scenarios = scenarios
         self.time_scale = time_scale
         self.trunks = None if trunks is None else frozenset(trunks)
+        # Every leg identity ever dialed, to tell whose briefing a dispatch is.
+        self._dialed: set[str] = set()
 
     def _later(self, leg: SipLeg, delay: float, fn: Callable[[SipLeg], None]) -> None:
         leg.timers.append(asyncio.get_running_loop().call_later(delay, fn, leg))
@@ -104,6 +107,7 @@ class Dialer:
             active=False,
         )
         leg = SipLeg(call_id, number, req.sip_trunk_id, scenario, p, req)
+        self._dialed.add(p.identity)
         p.leg = leg
         self.state.count("sip_dialed")
         self._status_event(leg)
@@ -202,16 +206,30 @@ class Dialer:
         if leg.ended or leg.decision_digit is not None:
             return
         room = self.state.rooms.get(leg.participant.room)
-        if room is not None and room.dispatches:
+        if room is not None and any(self._briefs(d, leg) for d in room.dispatches.values()):
             leg.awaiting_brief = False
             self._later(leg, leg.scenario.decide_after_s * self.time_scale, self._decide)
         else:
             leg.awaiting_brief = True
 
+    def _briefs(self, dispatch: Dispatch, leg: SipLeg) -> bool:
+        """Whether ``dispatch`` briefs ``leg``: one naming another leg (an earlier
+        human's brief, still in the consultation room) is someone else's."""
+        named = self._legs_named(dispatch.metadata)
+        return not named or leg.participant.identity in named
+
+    def _legs_named(self, metadata: str) -> set[str]:
+        try:
+            data = json.loads(metadata) if metadata else None
+        except ValueError:
+            return set()
+        values = data.values() if isinstance(data, dict) else []
+        return {v for v in values if isinstance(v, str) and v in self._dialed}
+
     def brief_started(self, room_name: str) -> None:
         """A dispatch appeared in ``room_name`` (or a leg moved there): start decisions."""
         room = self.state.rooms.get(room_name)
-        if room is None or not room.dispatches:
+        if room is None:
             return
         for p in room.participants.values():
             if p.leg is not None and p.leg.awaiting_brief:

@@ -85,8 +85,9 @@ def refer_target(value: str) -> str:
         return target
     if target.lower().startswith("tel:"):
         number = _VISUAL_SEPARATORS.sub("", target[4:])
-        if not _E164.match(number):
-            raise ValueError("must be tel: followed by an E.164 number")
+        # RFC 3966 allows - . ( ) as visual separators, never whitespace.
+        if not _E164.match(number) or any(ch.isspace() for ch in target):
+            raise ValueError("must be tel: followed by an E.164 number, without spaces")
         return target
     number = _VISUAL_SEPARATORS.sub("", target)
     if not _E164.match(number):
