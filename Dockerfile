@@ -16,7 +16,11 @@ COPY warm_transfer ./warm_transfer
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker.py starter.py ./
+# Bytecode for the sources `python worker.py` imports from /app: the workflow sandbox
+# re-imports the workflow module for every transfer, and with PYTHONDONTWRITEBYTECODE
+# and a read-only /app it would compile it from source every time.
 RUN pip install . \
+    && python -m compileall -q /app \
     && useradd --create-home --uid 10001 engine
 
 USER engine

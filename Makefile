@@ -35,6 +35,13 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest $(ARGS)
 
+# The benchmark (docs/benchmark.md): prints the table, writes bench/results.json.
+bench: install
+	$(BIN)/python -m bench $(ARGS)
+
+bench-quick: install
+	$(BIN)/python -m bench --quick $(ARGS)
+
 # The fault suite: every fault injected into N transfers through real processes; prints
 # the README's reliability table (ARGS="-n 10").
 reliability: install

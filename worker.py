@@ -13,6 +13,7 @@ import signal
 import sys
 from datetime import timedelta
 
+import aiohttp
 import structlog
 from livekit.api import LiveKitAPI
 from temporalio.client import Client
@@ -43,6 +44,15 @@ HISTOGRAM_BUCKETS: dict[str, list[float]] = {
 }
 
 
+# Sized by the benchmark (docs/benchmark.md). A cached transfer costs ~0.2 MB with the
+# sandbox: 4000 keep a worker near 1 GB; evicted ones replay their history on the next
+# signal. Every ringing phone holds an activity slot (and a LiveKit connection) for its
+# whole ring: the SDK's default of 100 slots makes the 101st phone wait for a slot
+# past its dial window, so it never rings.
+MAX_CACHED_WORKFLOWS = 3500
+MAX_CONCURRENT_ACTIVITIES = 1000
+
+
 def build_worker(client: Client, activities: LiveKitActivities, task_queue: str) -> Worker:
     """The worker with the engine's workflow, activities and interceptors."""
     return Worker(
@@ -52,7 +62,16 @@ def build_worker(client: Client, activities: LiveKitActivities, task_queue: str)
         activities=activities.registered(),
         interceptors=[BindLogContext()],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=_env_int("WORKER_MAX_CACHED_WORKFLOWS", MAX_CACHED_WORKFLOWS),
+        max_concurrent_activities=_env_int(
+            "WORKER_MAX_CONCURRENT_ACTIVITIES", MAX_CONCURRENT_ACTIVITIES
+        ),
     )
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
 
 
 async def run_worker(
@@ -62,8 +81,21 @@ async def run_worker(
     # failover=False: retrying is Temporal's job, after a look before acting. The
     # client's own region failover replays a 5xx, and LiveKit answers an unanswered
     # dial (SIP 408) with a 504: replaying it would ring the human a second time.
+    # One connection per ringing phone (CreateSIPParticipant waits for the answer):
+    # aiohttp's default pool of 100 would make every other LiveKit call of this worker
+    # (hold, bridge, hang-up) queue behind the 100th ringing phone.
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=_env_int("LIVEKIT_MAX_CONNECTIONS", MAX_CONCURRENT_ACTIVITIES + 100)
+        ),
+        timeout=aiohttp.ClientTimeout(total=10),  # livekit-api's default
+    )
     lk = LiveKitAPI(
-        livekit.url, livekit.api_key, livekit.api_secret.get_secret_value(), failover=False
+        livekit.url,
+        livekit.api_key,
+        livekit.api_secret.get_secret_value(),
+        failover=False,
+        session=session,
     )
     try:
         defaults = LiveKitDefaults(
@@ -79,6 +111,7 @@ async def run_worker(
             log.info("worker stopping")
     finally:
         await lk.aclose()
+        await session.close()  # a session passed in is the caller's to close
 
 
 def worker_runtime(observability: ObservabilitySettings) -> Runtime:

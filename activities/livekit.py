@@ -86,8 +86,11 @@ class LiveKitActivities(BridgeActivities):
         return await self._hold(req, "with_agent", "hold_stopped", "caller off hold")
 
     async def _hold(self, req: HoldRequest, state: str, event: str, message: str) -> HoldResult:
-        caller_present = await self._tag_caller(req, state)
-        notified = await self._notify_agent(req.room_name, req.agent_identity, event)
+        # Independent calls, made together: one LiveKit round trip before the dial.
+        caller_present, notified = await asyncio.gather(
+            self._tag_caller(req, state),
+            self._notify_agent(req.room_name, req.agent_identity, event),
+        )
         log.info(message, room=req.room_name, caller_present=caller_present)
         return HoldResult(agent_notified=notified, caller_present=caller_present)
 

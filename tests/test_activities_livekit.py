@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from unittest.mock import ANY
 
 import pytest
 
@@ -109,7 +110,13 @@ async def test_bridging_twice_moves_once(rig: Rig) -> None:
     )
     assert (await rig.run(rig.acts.bridge_caller, bridge)).already_bridged is False
     assert (await rig.run(rig.acts.bridge_caller, bridge, attempt=2)).already_bridged is True
-    assert await rig.count("MoveParticipant") == 1
+    # The retry acts first (no look on the caller's dead air): LiveKit refuses the move
+    # of a human no longer in the consultation room, and the retry finds them bridged.
+    moves = await rig.h.control.calls(method="MoveParticipant")
+    assert [c["result"] for c in moves] == [
+        {"ok": True},
+        {"ok": False, "code": "not_found", "msg": ANY, "meta": ANY},
+    ]
     rooms = (await rig.h.control.state())["rooms"]
     assert set(rooms[CALLER_ROOM]["participants"]) == {CALLER, AGENT, LEG}
 

@@ -93,6 +93,9 @@ def test_a_wrong_outcome_or_livekit_state_is_not_right() -> None:
     assert not verdict.right and "AI agent still" in verdict.problems[0]
     moved_twice = [DIAL, *[record("MoveParticipant", {"identity": HUMAN})] * 2]
     assert not check(CONNECTED, moved_twice, [], CLEAN).right
+    refused = record("MoveParticipant", {"identity": HUMAN})
+    refused["result"] = {"ok": False, "code": "not_found", "msg": "not in the room"}
+    assert check(CONNECTED, [*moved_twice[:2], refused], [], CLEAN).right
     assert not check(None, [DIAL], CONSULT_LIFE, CLEAN).right
 
 

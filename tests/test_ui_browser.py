@@ -79,6 +79,9 @@ async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
             viewport={"width": 1400, "height": 900},
         )
         context.set_default_timeout(20_000)
+        # Assertions wait as long as actions: on a loaded 2-core machine the UI's first
+        # page (and its codec-server round trip) can take more than expect's 5 s.
+        expect.set_options(timeout=20_000)
         try:
             yield context
         finally:
@@ -147,10 +150,18 @@ async def search_attributes(
 
 
 async def activity_summaries(client: Client, handle: TransferHandle) -> list[str]:
-    """The summary of every activity the run scheduled, from its history."""
+    """The summary of every activity the run scheduled, from its history.
+
+    Short LiveKit calls are local activities: their summaries sit on the markers that
+    record them, and the UI shows those rows too.
+    """
     summaries = []
     async for event in client.get_workflow_handle(handle.workflow_id).fetch_history_events():
-        if event.HasField("activity_task_scheduled_event_attributes"):
+        scheduled = event.HasField("activity_task_scheduled_event_attributes")
+        local = event.HasField("marker_recorded_event_attributes") and (
+            event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        )
+        if (scheduled or local) and event.user_metadata.summary.data:
             summaries.append(json.loads(event.user_metadata.summary.data))
     return summaries
 

@@ -54,8 +54,14 @@ async def connect_caller(wf: WarmTransferWorkflow, req: TransferRequest, leg: Le
         return await wf.give_up(leg, "answered", "caller hung up during the bridge")
     wf.track.bridged(leg)
     wf.track.leg_done(leg, "answered", None, None)
-    await agent_leaves(wf, req)
-    await wf.release_all()
+    if workflow.patched(policies.LOCAL_ACTIVITIES):
+        # Clean-up first (local activities), then the agent's exit, a regular activity
+        # as the run's last call (see policies.run): it also waits out the goodbye.
+        await wf.release_all()
+        await agent_leaves(wf, req)
+    else:
+        await agent_leaves(wf, req)
+        await wf.release_all(local=False)
     return True
 
 
@@ -69,5 +75,6 @@ async def agent_leaves(wf: WarmTransferWorkflow, req: TransferRequest) -> None:
             agent_identity=req.agent_identity,
         ),
         "the AI agent leaves",
+        local=False,  # the run's last call, and it waits out the agent's goodbye
     )
     wf.ledger.on_hold = False

@@ -47,7 +47,7 @@ async def run_fallback(
         if error is None:
             return wf.track.finish("cold_transferred", destination=target, reason=reason)
     if wf.caller_hung_up:
-        await wf.release_all()
+        await wf.release_all(local=False)
         return wf.track.finish("caller_hung_up", reason=reason, fallback_error=error)
     await policies.run(
         LiveKitActivities.stop_hold,
@@ -58,6 +58,7 @@ async def run_fallback(
             agent_identity=req.agent_identity,
         ),
         "take the caller off hold",
+        local=False,
     )
     wf.ledger.on_hold = False
     return wf.track.finish("returned_to_agent", reason=reason, fallback_error=error)

@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 from temporalio.types import MethodAsyncSingleParam
 
@@ -56,6 +56,8 @@ DIAL_RETRY: Final = RetryPolicy(
     maximum_interval=timedelta(seconds=5),
 )
 DIAL_HEARTBEAT: Final = timedelta(seconds=5)
+# Runs started before short calls became local activities replay as regular ones.
+LOCAL_ACTIVITIES: Final = "local-activities"
 
 
 def dial_window_s(ring_timeout_s: float) -> float:
@@ -71,12 +73,24 @@ async def run(
     summary: str,
     *,
     timeout: timedelta = SHORT_CALL,
+    local: bool = True,
 ) -> R:
-    """Runs a LiveKit activity with the standard retry policy.
+    """Runs a LiveKit call with the standard retry policy.
 
-    Calls longer than a few seconds (a SIP REFER that rings) pass a ``timeout`` and
-    heartbeat, so a dead worker is still noticed quickly.
+    A short call runs as a local activity: in the worker that runs the workflow task,
+    recorded as a marker, with no activity task to dispatch (no server round trips,
+    one billed action for every local activity of a workflow task). Calls longer than
+    a few seconds (a SIP REFER that rings) pass a ``timeout`` and stay regular
+    activities that heartbeat, so a dead worker is still noticed quickly.
+
+    ``local=False`` for the wrap-up that precedes the workflow's completion: a signal
+    arriving during the workflow task that completes the run makes the server refuse
+    that task (UnhandledCommand), and its local activities would all run again.
     """
+    if local and timeout <= SHORT_CALL and workflow.patched(LOCAL_ACTIVITIES):
+        return await _local(
+            activity, arg, summary, start_to_close_timeout=timeout, retry_policy=RETRY
+        )
     return await workflow.execute_activity_method(
         activity,
         arg,
@@ -87,16 +101,51 @@ async def run(
     )
 
 
-async def run_cleanup(activity: MethodAsyncSingleParam[Any, P, R], arg: P, summary: str) -> R:
-    """Runs a clean-up activity that keeps retrying for up to ten minutes."""
-    return await workflow.execute_activity_method(
+async def run_cleanup(
+    activity: MethodAsyncSingleParam[Any, P, R], arg: P, summary: str, *, local: bool = True
+) -> R:
+    """Runs a clean-up call that keeps retrying for ten minutes (see `run` on ``local``)."""
+    if not (local and workflow.patched(LOCAL_ACTIVITIES)):
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=SHORT_CALL,
+            schedule_to_close_timeout=timedelta(minutes=10),
+            retry_policy=CLEANUP_RETRY,
+            summary=summary,
+        )
+    return await _local(
         activity,
         arg,
+        summary,
         start_to_close_timeout=SHORT_CALL,
         schedule_to_close_timeout=timedelta(minutes=10),
         retry_policy=CLEANUP_RETRY,
-        summary=summary,
     )
+
+
+async def _local(
+    activity: MethodAsyncSingleParam[Any, P, R], arg: P, summary: str, **options: Any
+) -> R:
+    """A local activity whose failure is raised as an `ActivityError`, like a regular
+    activity's: the SDK raises a local activity's failure (an `ApplicationError`, a
+    `TimeoutError`) unwrapped, and the call flow catches `ActivityError`."""
+    try:
+        return await workflow.execute_local_activity_method(
+            activity, arg, summary=summary, **options
+        )
+    except FailureError as err:
+        if isinstance(err, ActivityError):
+            raise
+        raise ActivityError(
+            f"local activity failed: {err}",
+            scheduled_event_id=0,
+            started_event_id=0,
+            identity="",
+            activity_type=getattr(activity, "__name__", "local activity"),
+            activity_id="",
+            retry_state=None,
+        ) from err
 
 
 def start_dial(req: DialRequest, summary: str) -> workflow.ActivityHandle[DialResult]:

@@ -133,7 +133,8 @@ class WarmTransferWorkflow:
                 return self.track.finish(
                     "connected", destination=leg.sip_call_to, participant_identity=leg.identity
                 )
-        await self.release_all()
+        # The last calls of the run when the caller left; the fallback follows otherwise.
+        await self.release_all(local=not self.caller_hung_up)
         if self.caller_hung_up:
             return self.track.finish("caller_hung_up")
         reason = self.stop_reason or "no destination took the call"
@@ -276,7 +277,7 @@ class WarmTransferWorkflow:
         await self.hang_up(leg.identity)
         return False
 
-    async def hang_up(self, identity: str) -> None:
+    async def hang_up(self, identity: str, *, local: bool = True) -> None:
         """Hangs up a leg still in the ledger and strikes it out."""
         room = self.ledger.legs.get(identity)
         if room is None:
@@ -285,12 +286,17 @@ class WarmTransferWorkflow:
             LiveKitActivities.hang_up_leg,
             LegRequest(room_name=room, participant_identity=identity),
             "hang up a leg",
+            local=local,
         )
         self.ledger.legs.pop(identity, None)
 
-    async def release_all(self) -> None:
-        """Hangs up every leg and deletes every room still in the ledger."""
-        await asyncio.gather(*(self.hang_up(identity) for identity in list(self.ledger.legs)))
+    async def release_all(self, *, local: bool = True) -> None:
+        """Hangs up every leg and deletes every room still in the ledger.
+
+        ``local=False`` when these are the run's last calls (see `policies.run`).
+        """
+        legs = list(self.ledger.legs)
+        await asyncio.gather(*(self.hang_up(identity, local=local) for identity in legs))
         wid = workflow.info().workflow_id
         rooms, self.ledger.rooms = self.ledger.rooms, []
         await asyncio.gather(
@@ -299,6 +305,7 @@ class WarmTransferWorkflow:
                     LiveKitActivities.delete_room,
                     RoomRequest(room_name=room, workflow_id=wid),
                     "delete a room",
+                    local=local,
                 )
                 for room in rooms
             )
@@ -307,7 +314,7 @@ class WarmTransferWorkflow:
     async def _abandon(self, reason: str) -> None:
         """Leaves LiveKit clean when the run ends abnormally; the caller goes back to
         the AI agent rather than sitting on hold."""
-        await self.release_all()
+        await self.release_all(local=False)
         if self.ledger.on_hold and self.request is not None and not self.caller_hung_up:
             await policies.run_cleanup(
                 LiveKitActivities.stop_hold,
@@ -318,6 +325,7 @@ class WarmTransferWorkflow:
                     agent_identity=self.request.agent_identity,
                 ),
                 "take the caller off hold",
+                local=False,
             )
             self.ledger.on_hold = False
         if self.track.outcome is None:

@@ -91,7 +91,9 @@ class Evidence:
                 continue  # cut before LiveKit read it: nothing was done
             if call["method"] == "CreateSIPParticipant":
                 self.dials[str(req.get("participant_identity"))] += 1
-            elif call["method"] == "MoveParticipant":
+            elif call["method"] == "MoveParticipant" and _carried_out(call):
+                # Only moves LiveKit carried out: a retried bridge moves first and looks
+                # after, so its refused second move (not_found) bridged nobody again.
                 self.moves[str(req.get("identity"))] += 1
             elif call["method"] == "DeleteRoom":
                 self.deletes.add(str(req.get("room")))
@@ -102,6 +104,11 @@ class Evidence:
         self.closed = {e.get("room", ""): e.get("reason", "") for e in events
                        if e["type"] == "room_deleted"}  # fmt: skip
         self.rooms = {name: set(room["participants"]) for name, room in state["rooms"].items()}
+
+
+def _carried_out(call: CallRecord) -> bool:
+    result = call["result"]
+    return result is not None and result["ok"]
 
 
 def judge(

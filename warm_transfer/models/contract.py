@@ -8,6 +8,7 @@ optional fields, never rename or remove one.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -273,14 +274,22 @@ def describe_validation_error(model: str, err: ValidationError) -> str:
     """
     parts = []
     for item in err.errors(include_url=False):
-        path = "".join(
-            f"[{loc}]" if isinstance(loc, int) else f".{loc}" for loc in item["loc"]
-        ).lstrip(".")
-        message = str(item["msg"]).removeprefix("Value error, ")
+        path = "".join(_path_step(loc) for loc in item["loc"]).lstrip(".")
+        message = " ".join(str(item["msg"]).removeprefix("Value error, ").split())
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         parts.append(f"{path or '(input)'}: {message}")
     return f"invalid {model}: " + "; ".join(parts)
+
+
+def _path_step(loc: int | str) -> str:
+    """One step of a field path; a key that is no plain name (an unknown field such as
+    ``""`` or ``"a\\nb"`` sent by a foreign client) is quoted, so the error stays one line."""
+    if isinstance(loc, int):
+        return f"[{loc}]"
+    if loc.isidentifier():
+        return f".{loc}"
+    return f"[{json.dumps(loc)}]"
 
 
 def parse_transfer_request(data: Any) -> TransferRequest:

@@ -1,0 +1,83 @@
+"""The results: a flat JSON document (``bench/results.json``) and a table for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.config import TARGETS
+
+# (key, label, unit) in the order the table shows them.
+ROWS: list[tuple[str, str, str]] = [
+    ("handoff_gap_ms_p50", "1. handoff gap p50 (accept -> human in caller's room)", "ms"),
+    ("handoff_gap_ms_p99", "   handoff gap p99", "ms"),
+    ("time_to_dial_ms_p50", "2. time to dial p50 (start -> CreateSIPParticipant)", "ms"),
+    ("time_to_dial_ms_p99", "   time to dial p99", "ms"),
+    ("direct_handoff_gap_ms_p50", "3. direct script: handoff gap p50", "ms"),
+    ("direct_handoff_gap_ms_p99", "   direct script: handoff gap p99", "ms"),
+    ("direct_time_to_dial_ms_p50", "   direct script: time to dial p50", "ms"),
+    ("direct_time_to_dial_ms_p99", "   direct script: time to dial p99", "ms"),
+    ("handoff_gap_ratio_p99", "   engine/direct handoff gap (p99)", "x"),
+    ("time_to_dial_ratio_p99", "   engine/direct time to dial (p99)", "x"),
+    ("throughput_tps", "4. throughput (completed transfers/s)", "1/s"),
+    ("throughput_concurrency", "   concurrent callers", ""),
+    ("throughput_latency_ms_p99", "   start -> completed p99 under that load", "ms"),
+    ("throughput_not_connected", "   not connected", ""),
+    ("worker_core_tps", "   one worker core's worth (1000 / worker CPU ms)", "1/s"),
+    ("cpu_bound_tps", "   CPU-bound ceiling of this machine", "1/s"),
+    ("ringing_transfers", "   phones ringing at once (extra phase)", ""),
+    ("ringing_lost", "   ringing transfers lost", ""),
+    ("ringing_probe_handoff_gap_ms_p99", "   handoff gap p99 while they ring", "ms"),
+    ("ringing_probe_time_to_dial_ms_p99", "   time to dial p99 while they ring", "ms"),
+    ("inflight_transfers", "5. transfers parked at once", ""),
+    ("inflight_lost", "   lost (not connected at the end)", ""),
+    ("inflight_worker_rss_mb", "   worker RSS, peak during the phase", "MB"),
+    ("inflight_start_s", "   time to start and park them all", "s"),
+    ("inflight_drain_s", "   time to finish them all once accepted", "s"),
+    ("actions_per_success", "6. billable actions per first-try success", ""),
+    ("history_events_per_success", "   history events per first-try success", ""),
+    ("actions_per_three_failures", "   actions, 3 failed destinations + voicemail", ""),
+    ("history_events_per_three_failures", "   history events, 3 failures + voicemail", ""),
+]
+
+
+DETAILS = ("cpu_ms_per_transfer", "actions_breakdown_success", "actions_breakdown_three_failures")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as an aligned text table, with the targets next to them."""
+    lines = [f"warm-transfer bench ({results['mode']}) on {_machine(results['machine'])}", ""]
+    lines.append(f"{'figure':<58}{'value':>12}  {'unit':<5}{'target':>9}")
+    lines.append("-" * 86)
+    for key, label, unit in ROWS:
+        if key not in results:
+            continue
+        target = TARGETS.get(key, "")
+        lines.append(f"{label:<58}{_cell(results[key]):>12}  {unit:<5}{target:>9}")
+    for name in DETAILS:
+        if results.get(name):
+            parts = ", ".join(f"{k} {v:g}" for k, v in results[name].items())
+            lines.append(f"   {name.replace('actions_breakdown_', 'actions, ')}: {parts}")
+    return "\n".join(lines)
+
+
+def _machine(m: dict[str, Any]) -> str:
+    return (
+        f"{m['cores']} cores, {m['memory_mb'] / 1024:.1f} GB, load {m['load_average_1m']} "
+        f"at start, Python {m['python']}, temporalio {m['temporalio']}"
+    )
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    """Writes ``results`` as indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
