@@ -73,7 +73,8 @@ def table(results: dict[str, Any]) -> str:
 def _machine(m: dict[str, Any]) -> str:
     return (
         f"{m['cores']} cores, {m['memory_mb'] / 1024:.1f} GB, load {m['load_average_1m']} "
-        f"at start, Python {m['python']}, temporalio {m['temporalio']}"
+        f"at start, 10M-iteration Python loop {m.get('loop_10m_s', '?')} s, "
+        f"Python {m['python']}, temporalio {m['temporalio']}"
     )
 
 

@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,18 @@ def machine() -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "temporalio": temporalio_version,
+        "loop_10m_s": loop_10m_s(),
         "workflow_bytecode_cached": (cache / f"warm_transfer.{tag}.pyc").exists(),
         "pythondontwritebytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
     }
+
+
+def loop_10m_s() -> float:
+    """Seconds for ten million iterations of a pure-Python loop: a yardstick of the
+    machine's single-core speed, so runs on different hosts of the same kind can be
+    told apart (CPU per transfer scales with it)."""
+    began = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - began, 3)
