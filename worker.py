@@ -26,6 +26,7 @@ from warm_transfer.config import (
     ObservabilitySettings,
     SettingsError,
     TemporalSettings,
+    WorkerTuning,
 )
 from warm_transfer.interceptors import BindLogContext
 from warm_transfer.log_setup import PHONE_FIELDS, configure_logging, core_logging_config
@@ -44,17 +45,14 @@ HISTOGRAM_BUCKETS: dict[str, list[float]] = {
 }
 
 
-# Sized by the benchmark (docs/benchmark.md). A cached transfer costs ~0.2 MB with the
-# sandbox: 4000 keep a worker near 1 GB; evicted ones replay their history on the next
-# signal. Every ringing phone holds an activity slot (and a LiveKit connection) for its
-# whole ring: the SDK's default of 100 slots makes the 101st phone wait for a slot
-# past its dial window, so it never rings.
-MAX_CACHED_WORKFLOWS = 3500
-MAX_CONCURRENT_ACTIVITIES = 1000
-
-
-def build_worker(client: Client, activities: LiveKitActivities, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    activities: LiveKitActivities,
+    task_queue: str,
+    tuning: WorkerTuning | None = None,
+) -> Worker:
     """The worker with the engine's workflow, activities and interceptors."""
+    tuning = tuning or WorkerTuning()
     return Worker(
         client,
         task_queue=task_queue,
@@ -62,32 +60,26 @@ def build_worker(client: Client, activities: LiveKitActivities, task_queue: str)
         activities=activities.registered(),
         interceptors=[BindLogContext()],
         graceful_shutdown_timeout=timedelta(seconds=10),
-        max_cached_workflows=_env_int("WORKER_MAX_CACHED_WORKFLOWS", MAX_CACHED_WORKFLOWS),
-        max_concurrent_activities=_env_int(
-            "WORKER_MAX_CONCURRENT_ACTIVITIES", MAX_CONCURRENT_ACTIVITIES
-        ),
+        max_cached_workflows=tuning.max_cached_workflows,
+        max_concurrent_activities=tuning.max_concurrent_activities,
     )
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
 async def run_worker(
-    client: Client, livekit: LiveKitSettings, task_queue: str, stop: asyncio.Event
+    client: Client,
+    livekit: LiveKitSettings,
+    task_queue: str,
+    stop: asyncio.Event,
+    tuning: WorkerTuning | None = None,
 ) -> None:
     """Runs until ``stop`` is set, then finishes in-flight activities and exits."""
+    tuning = tuning or WorkerTuning()
     # failover=False: retrying is Temporal's job, after a look before acting. The
     # client's own region failover replays a 5xx, and LiveKit answers an unanswered
     # dial (SIP 408) with a 504: replaying it would ring the human a second time.
-    # One connection per ringing phone (CreateSIPParticipant waits for the answer):
-    # aiohttp's default pool of 100 would make every other LiveKit call of this worker
-    # (hold, bridge, hang-up) queue behind the 100th ringing phone.
+    # A pool sized to the activity slots, not aiohttp's 100 (see WorkerTuning).
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(
-            limit=_env_int("LIVEKIT_MAX_CONNECTIONS", MAX_CONCURRENT_ACTIVITIES + 100)
-        ),
+        connector=aiohttp.TCPConnector(limit=tuning.livekit_connections),
         timeout=aiohttp.ClientTimeout(total=10),  # livekit-api's default
     )
     lk = LiveKitAPI(
@@ -105,7 +97,7 @@ async def run_worker(
             agent_goodbye_s=livekit.agent_goodbye_s,
         )
         activities = LiveKitActivities(lk, defaults)
-        async with build_worker(client, activities, task_queue):
+        async with build_worker(client, activities, task_queue, tuning):
             log.info("worker started", task_queue=task_queue, livekit_url=livekit.url)
             await stop.wait()
             log.info("worker stopping")
@@ -135,6 +127,7 @@ async def main(client: Client | None = None) -> None:
         temporal = TemporalSettings.from_env(os.environ)
         livekit = LiveKitSettings.from_env(os.environ)
         observability = ObservabilitySettings.from_env(os.environ)
+        tuning = WorkerTuning.from_env(os.environ)
         drop = PHONE_FIELDS if os.environ.get("LOG_DROP_PHONE_NUMBERS") == "1" else ()
         configure_logging(observability.log_format, observability.log_level, drop)
         if client is None:
@@ -146,7 +139,7 @@ async def main(client: Client | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await run_worker(client, livekit, temporal.task_queue, stop)
+    await run_worker(client, livekit, temporal.task_queue, stop, tuning)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.livekit_base import LiveKitBase
-from activities.livekit_errors import (
-    is_not_found,
-    is_retryable,
-    livekit_errors,
-    non_retryable,
-    unless_not_found,
-)
+from activities.livekit_errors import is_not_found, is_retryable, livekit_errors, unless_not_found
 from warm_transfer.models import (
     Bridge,
     BridgeRequest,
@@ -119,21 +113,21 @@ class BridgeActivities(LiveKitBase):
         # Act first and look only when it fails: the look would be one more LiveKit
         # round trip of dead air for the caller. A retry after a move that went through
         # finds the human gone from the consultation room and already with the caller.
-        try:
-            await self._lk.room.move_participant(
-                api.MoveParticipantRequest(
-                    room=req.human_room,
-                    identity=req.human_identity,
-                    destination_room=req.caller_room,
+        with livekit_errors("bridge_caller"):
+            try:
+                await self._lk.room.move_participant(
+                    api.MoveParticipantRequest(
+                        room=req.human_room,
+                        identity=req.human_identity,
+                        destination_room=req.caller_room,
+                    )
                 )
-            )
-        except ServerError as err:
-            if is_not_found(err):
-                if await self._find(req.caller_room, req.human_identity) is not None:
-                    return BridgeResult(already_bridged=True)
-            if is_retryable(err):
-                raise
-            raise non_retryable("bridge_caller", err) from err
+            except ServerError as err:
+                if not is_not_found(err):
+                    raise
+                if await self._find(req.caller_room, req.human_identity) is None:
+                    raise
+                return BridgeResult(already_bridged=True)
         log.info("caller bridged", room=req.caller_room, leg=req.human_identity, bridge="move")
         return BridgeResult(already_bridged=False)
 

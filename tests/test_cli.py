@@ -86,6 +86,15 @@ async def test_cli_refuses_bad_input_naming_the_field(
             },
             "LIVEKIT_BRIDGE must be",
         ),
+        (
+            {
+                "LIVEKIT_URL": "http://x",
+                "LIVEKIT_API_KEY": "k",
+                "LIVEKIT_API_SECRET": "s3cr3t",
+                "WORKER_MAX_CONCURRENT_ACTIVITIES": "lots",
+            },
+            "WORKER_MAX_CONCURRENT_ACTIVITIES: Input should be a valid integer",
+        ),
     ],
 )
 def test_worker_names_the_bad_setting_in_one_line(env: dict[str, str], named: str) -> None:

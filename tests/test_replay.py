@@ -66,7 +66,7 @@ def patches_in_code() -> set[str]:
     ids = set()
     for source in (ROOT / "workflows").glob("*.py"):
         for arg in PATCHED_CALL.findall(source.read_text()):
-            name = arg.strip().rsplit(".", 1)[-1]
+            name = arg.rsplit(".", 1)[-1]
             ids.add(json.loads(arg) if arg.startswith('"') else getattr(policies, name))
     return ids
 

@@ -109,6 +109,50 @@ class LiveKitSettings(BaseModel):
             raise SettingsError(f"{field}: {err.errors()[0]['msg']}") from None
 
 
+class WorkerTuning(BaseModel):
+    """How much one worker process takes on, sized by the benchmark (docs/benchmark.md).
+
+    A cached transfer costs ~0.2 MB with the sandbox: 4000 keep a worker near 1 GB;
+    evicted ones replay their history on the next signal. Every ringing phone holds an
+    activity slot and a LiveKit connection for its whole ring (CreateSIPParticipant
+    waits for the answer): with the SDK's default of 100 slots the 101st phone waits
+    past its dial window and never rings, and with aiohttp's default pool of 100 every
+    other LiveKit call (hold, bridge, hang-up) queues behind the 100th ringing phone.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    max_cached_workflows: int = Field(default=3500, ge=0)
+    max_concurrent_activities: int = Field(default=1000, ge=1)
+    # Unset: one connection per activity slot, plus room for the short calls.
+    livekit_max_connections: int | None = Field(default=None, ge=1)
+
+    @property
+    def livekit_connections(self) -> int:
+        """The size of the worker's LiveKit connection pool."""
+        return self.livekit_max_connections or self.max_concurrent_activities + 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerTuning:
+        """Reads ``WORKER_MAX_CACHED_WORKFLOWS``, ``WORKER_MAX_CONCURRENT_ACTIVITIES``
+        and ``LIVEKIT_MAX_CONNECTIONS``."""
+        values = {field: env.get(var, "").strip() for field, var in _TUNING_VARS.items()}
+        values = {field: raw for field, raw in values.items() if raw}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            first = err.errors()[0]
+            var = _TUNING_VARS[str(first["loc"][0])]
+            raise SettingsError(f"{var}: {first['msg']}, got {first['input']!r}") from None
+
+
+_TUNING_VARS = {
+    "max_cached_workflows": "WORKER_MAX_CACHED_WORKFLOWS",
+    "max_concurrent_activities": "WORKER_MAX_CONCURRENT_ACTIVITIES",
+    "livekit_max_connections": "LIVEKIT_MAX_CONNECTIONS",
+}
+
+
 class ObservabilitySettings(BaseModel):
     """Logging and metrics of the worker."""
 

@@ -105,23 +105,14 @@ async def run_cleanup(
     activity: MethodAsyncSingleParam[Any, P, R], arg: P, summary: str, *, local: bool = True
 ) -> R:
     """Runs a clean-up call that keeps retrying for ten minutes (see `run` on ``local``)."""
-    if not (local and workflow.patched(LOCAL_ACTIVITIES)):
-        return await workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=SHORT_CALL,
-            schedule_to_close_timeout=timedelta(minutes=10),
-            retry_policy=CLEANUP_RETRY,
-            summary=summary,
-        )
-    return await _local(
-        activity,
-        arg,
-        summary,
-        start_to_close_timeout=SHORT_CALL,
-        schedule_to_close_timeout=timedelta(minutes=10),
-        retry_policy=CLEANUP_RETRY,
-    )
+    options: dict[str, Any] = {
+        "start_to_close_timeout": SHORT_CALL,
+        "schedule_to_close_timeout": timedelta(minutes=10),
+        "retry_policy": CLEANUP_RETRY,
+    }
+    if local and workflow.patched(LOCAL_ACTIVITIES):
+        return await _local(activity, arg, summary, **options)
+    return await workflow.execute_activity_method(activity, arg, summary=summary, **options)
 
 
 async def _local(
