@@ -97,13 +97,24 @@ async def run_worker(
             agent_goodbye_s=livekit.agent_goodbye_s,
         )
         activities = LiveKitActivities(lk, defaults)
+        probe = asyncio.create_task(_probe_bridge(activities)) if livekit.bridge == "auto" else None
         async with build_worker(client, activities, task_queue, tuning):
             log.info("worker started", task_queue=task_queue, livekit_url=livekit.url)
             await stop.wait()
             log.info("worker stopping")
+        if probe is not None:
+            probe.cancel()
     finally:
         await lk.aclose()
         await session.close()  # a session passed in is the caller's to close
+
+
+async def _probe_bridge(activities: LiveKitActivities) -> None:
+    # Ahead of the first transfer: a self-hosted server takes 3 s to answer the probe.
+    try:
+        await activities.probe_bridge()
+    except Exception as err:  # the first transfer probes again
+        log.warning("bridge probe failed", error=str(err))
 
 
 def worker_runtime(observability: ObservabilitySettings) -> Runtime:

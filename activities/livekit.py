@@ -270,7 +270,10 @@ class LiveKitActivities(BridgeActivities):
         """Waits for an already-dialed leg to be answered or to go away."""
         if req.isolate:
             # The earlier attempt may have died before it closed the leg.
-            await self._set_permission(req.room_name, req.participant_identity, open_=False)
+            await asyncio.wait_for(
+                self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True),
+                req.ring_timeout_s,
+            )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + req.ring_timeout_s + 5
         while loop.time() < deadline:

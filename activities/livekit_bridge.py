@@ -4,13 +4,14 @@
 and moved into the caller's room with MoveParticipant. The human moves, not the
 caller, so the caller's SIP session, room and any recording stay as they were.
 
-``same_room`` (self-hosted livekit-server, which answers MoveParticipant with
-``unimplemented``): the human is dialed straight into the caller's room, with every
-ear and mouth closed before the phone can be answered (permissions), then opened to
-the briefing only (subscriptions), and to the caller at the bridge. The caller keeps
-hearing the AI agent's hold audio throughout.
+``same_room`` (self-hosted livekit-server, whose MoveParticipant is not implemented:
+it answers ``unknown``/500 "not implemented"): the human is dialed straight into the
+caller's room, with every ear and mouth closed before the phone can be answered
+(permissions), then opened to the briefing only (subscriptions), and to the caller at
+the bridge. The caller keeps hearing the AI agent's hold audio throughout.
 
-``auto`` probes MoveParticipant once per worker (per LiveKit URL) and remembers.
+``auto`` probes MoveParticipant once per worker (per LiveKit URL), when the worker
+starts, and remembers.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ from collections.abc import Iterable
 
 import structlog
 from livekit import api
-from livekit.api import ServerError, ServerErrorCode
+from livekit.api import ServerError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.livekit_base import LiveKitBase
-from activities.livekit_errors import is_not_found, is_retryable, livekit_errors, unless_not_found
+from activities.livekit_errors import (
+    is_not_found,
+    is_retryable,
+    is_unrouted,
+    is_unsupported,
+    livekit_errors,
+    unless_not_found,
+)
 from warm_transfer.models import (
     Bridge,
     BridgeRequest,
@@ -42,9 +50,13 @@ log = structlog.get_logger(__name__)
 _PROBE_ROOM = "warm-transfer-bridge-probe"
 
 
-def _permission(open_: bool) -> api.ParticipantPermission:
-    # UpdateParticipant replaces the whole permission: every flag is spelled out.
-    return api.ParticipantPermission(can_publish=open_, can_subscribe=open_, can_publish_data=open_)
+def _permission(hearing: bool) -> api.ParticipantPermission:
+    # UpdateParticipant replaces the whole permission, so every flag livekit-sip needs
+    # is spelled out: publishing the leg's audio, its DTMF (data) and its own
+    # sip.callStatus attribute (metadata); only hearing is ever taken away.
+    return api.ParticipantPermission(
+        can_publish=True, can_subscribe=hearing, can_publish_data=True, can_update_metadata=True
+    )
 
 
 def _track_sids(participant: api.ParticipantInfo | None) -> list[str]:
@@ -54,7 +66,7 @@ def _track_sids(participant: api.ParticipantInfo | None) -> list[str]:
 class BridgeActivities(LiveKitBase):
     """Consultation, briefing and bridging, for both bridge strategies."""
 
-    _move_supported: bool | None = None
+    _probe: asyncio.Task[bool] | None = None
 
     @activity.defn
     async def open_consultation(self, req: ConsultationRequest) -> ConsultationResult:
@@ -133,18 +145,37 @@ class BridgeActivities(LiveKitBase):
 
     # -- same_room --------------------------------------------------------------------
 
-    async def _isolate_when_dialed(self, room: str, identity: str) -> None:
-        """Closes a new leg's ears and mouth as soon as it exists (still dialing).
+    async def _isolate_when_dialed(self, room: str, identity: str, *, follow: bool = False) -> None:
+        """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
 
-        LiveKit has no way to create a SIP participant muted and deaf, but the leg
-        exists within milliseconds of the dial while the far end needs seconds to
-        answer, so the permissions are in place before anyone can speak.
+        LiveKit cannot create a SIP participant muted and deaf, but livekit-sip joins
+        the room and publishes the leg's audio track before it sends the INVITE, while
+        the far end needs a ring to answer: isolation is in place before anyone can
+        speak. The leg keeps its right to publish (livekit-sip's dial fails with "timed
+        out publishing track" without it); nobody else is subscribed to its track.
+
+        Args:
+            follow: the leg was dialed by an earlier attempt: if it is gone, stop.
         """
         delay = 0.005
-        while await self._find(room, identity) is None:
+        while True:
+            leg = await self._find(room, identity)
+            sids = _track_sids(leg)
+            if sids:
+                break
+            if leg is None and follow:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
-        await self._set_permission(room, identity, open_=False)
+        if await self._set_permission(room, identity, hearing=False):
+            await self._unheard(room, identity, sids)
+
+    async def _unheard(self, room: str, identity: str, track_sids: list[str]) -> None:
+        """Unsubscribes everyone but ``identity`` from its tracks (auto-subscribed)."""
+        listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
+        for other in listed.participants:
+            if other.identity != identity:
+                await self._subscribe(room, other.identity, track_sids, subscribe=False)
 
     async def _open_for_briefing(self, req: BriefRequest) -> None:
         room = req.room_name
@@ -155,10 +186,12 @@ class BridgeActivities(LiveKitBase):
         agent = await self._find(room, req.agent_identity)
         for listener in (req.caller_identity, req.agent_identity):
             await self._subscribe(room, listener, _track_sids(human), subscribe=False)
+        # Unsubscribed while deaf stays unsubscribed once hearing: livekit-server does
+        # not auto-subscribe a participant again to tracks it was taken off.
         await self._subscribe(
             room, req.human_identity, [*_track_sids(caller), *_track_sids(agent)], subscribe=False
         )
-        await self._set_permission(room, req.human_identity, open_=True)
+        await self._set_permission(room, req.human_identity, hearing=True)
         log.info("human isolated for the briefing", room=room, leg=req.human_identity)
 
     async def _open_to_caller(self, req: BridgeRequest) -> BridgeResult:
@@ -169,8 +202,8 @@ class BridgeActivities(LiveKitBase):
             raise self._gone(req.human_identity)
         await self._subscribe(room, req.caller_identity, _track_sids(human), subscribe=True)
         await self._subscribe(room, req.human_identity, _track_sids(caller), subscribe=True)
-        # An accept before the briefing (out of order) leaves the leg closed: open it.
-        await self._set_permission(room, req.human_identity, open_=True)
+        # An accept before the briefing (out of order) leaves the leg deaf: open it.
+        await self._set_permission(room, req.human_identity, hearing=True)
         log.info("caller bridged", room=room, leg=req.human_identity, bridge="same_room")
         return BridgeResult(already_bridged=False)
 
@@ -180,17 +213,20 @@ class BridgeActivities(LiveKitBase):
         sids = list(track_sids)
         if not sids:
             return
-        with livekit_errors("update_subscriptions"):
-            await self._lk.room.update_subscriptions(
+        # A listener that has left (the AI agent, a caller who hung up) needs nothing.
+        await unless_not_found(
+            "update_subscriptions",
+            self._lk.room.update_subscriptions(
                 api.UpdateSubscriptionsRequest(
                     room=room, identity=identity, track_sids=sids, subscribe=subscribe
                 )
-            )
+            ),
+        )
 
-    async def _set_permission(self, room: str, identity: str, *, open_: bool) -> bool:
-        """Opens or closes a leg's ears and mouth; False when the leg is gone."""
+    async def _set_permission(self, room: str, identity: str, *, hearing: bool) -> bool:
+        """Lets a leg hear the room, or not; False when the leg is gone."""
         update = api.UpdateParticipantRequest(
-            room=room, identity=identity, permission=_permission(open_)
+            room=room, identity=identity, permission=_permission(hearing)
         )
         return await unless_not_found("update_permission", self._lk.room.update_participant(update))
 
@@ -208,14 +244,26 @@ class BridgeActivities(LiveKitBase):
         wanted = req.bridge or self._defaults.bridge
         if wanted != "auto":
             return wanted
-        if self._move_supported is None:
-            self._move_supported = await self._probe_move()
-            log.info("bridge strategy probed", move_supported=self._move_supported)
-        return "move" if self._move_supported else "same_room"
+        return "move" if await self.probe_bridge() else "same_room"
+
+    async def probe_bridge(self) -> bool:
+        """Whether this LiveKit moves participants; probed once, shared by every caller.
+
+        The worker starts it when it starts, so no caller's hold pays for it; a probe
+        that failed (LiveKit unreachable) is tried again by the next caller.
+        """
+        probe = self._probe
+        if probe is None or (probe.done() and probe.exception() is not None):
+            probe = self._probe = asyncio.create_task(self._probe_move())
+        return await asyncio.shield(probe)
 
     async def _probe_move(self) -> bool:
-        """Asks LiveKit to move a participant that does not exist: LiveKit Cloud says
-        ``not_found``, a self-hosted server ``unimplemented``. Nothing is touched."""
+        """Asks LiveKit to move a participant that does not exist. Nothing is touched.
+
+        LiveKit Cloud says ``not_found``; self-hosted livekit-server finds no node for it
+        (``unavailable`` "no response from servers", after 3 s) or, for a participant it
+        does host, "not implemented". Anything else transient is raised to be retried.
+        """
         try:
             await self._lk.room.move_participant(
                 api.MoveParticipantRequest(
@@ -223,8 +271,10 @@ class BridgeActivities(LiveKitBase):
                 )
             )
         except ServerError as err:
-            if err.code == ServerErrorCode.UNIMPLEMENTED:
+            if is_unsupported(err) or is_unrouted(err):
+                log.info("bridge strategy probed", move_supported=False, answer=err.code)
                 return False
             if is_retryable(err):
                 raise
+        log.info("bridge strategy probed", move_supported=True)
         return True

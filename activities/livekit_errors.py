@@ -36,6 +36,26 @@ def is_not_found(err: ServerError) -> bool:
     return err.code == ServerErrorCode.NOT_FOUND
 
 
+def is_unsupported(err: ServerError) -> bool:
+    """True when this LiveKit does not implement the call at all.
+
+    Self-hosted livekit-server answers MoveParticipant for a participant it hosts with
+    ``unknown``/500 "not implemented" (its RoomManager's ``errors.New``), not with
+    ``unimplemented``; both mean the same, and no retry changes it.
+    """
+    return err.code == ServerErrorCode.UNIMPLEMENTED or "not implemented" in err.message.lower()
+
+
+def is_unrouted(err: ServerError) -> bool:
+    """True when self-hosted LiveKit found no node for the request's participant.
+
+    livekit-server forwards participant calls over psrpc to the node hosting the
+    participant; for one that exists nowhere it answers ``unavailable``/503 "no
+    response from servers" after psrpc's 3 s timeout (LiveKit Cloud says not_found).
+    """
+    return err.code == ServerErrorCode.UNAVAILABLE and "no response from servers" in err.message
+
+
 def is_retryable(err: BaseException) -> bool:
     """True for failures a later attempt can fix: transport errors, timeouts, 5xx, 429.
 
@@ -48,7 +68,7 @@ def is_retryable(err: BaseException) -> bool:
     if isinstance(err, aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
         return True
     if isinstance(err, ServerError):
-        if sip_status_code(err) is not None:
+        if sip_status_code(err) is not None or is_unsupported(err):
             return False
         return err.status >= 500 or err.status == 429
     return False
@@ -76,7 +96,19 @@ def dial_failure(err: ServerError) -> tuple[AttemptResult, int | None, str]:
         if code in (404, 484, 410, 604):
             phrase = f"bad number ({phrase})"
         return result, code, f"SIP {code} {phrase}".strip()
+    if is_ring_timeout(err):
+        return "no_answer", None, "no answer within the ring timeout"
     return "failed", None, f"LiveKit refused the call: {err.code}: {err.message}"
+
+
+def is_ring_timeout(err: ServerError) -> bool:
+    """True for a dial LiveKit gave up on at its ``ringing_timeout``.
+
+    livekit-sip reports it as ``canceled`` "sip request timed out" with no SIP status
+    (it sends the CANCEL itself), for a phone that rang and for a far end that never
+    answered at all: either way nobody took the call in time.
+    """
+    return err.code == ServerErrorCode.CANCELED and "timed out" in err.message
 
 
 def non_retryable(action: str, err: ServerError) -> ApplicationError:
@@ -108,12 +140,15 @@ async def unless_not_found(action: str, call: Awaitable[object]) -> bool:
 
     Returns:
         False when LiveKit answers ``not_found`` (the leg, room or participant is
-        already gone, which for a hang-up or a delete is the goal), True otherwise.
+        already gone, which for a hang-up or a delete is the goal), or self-hosted
+        LiveKit finds no node for it (`is_unrouted`: how it answers a room-scoped call,
+        such as SendData or UpdateSubscriptions, for a room or participant that is
+        gone); True otherwise.
     """
     try:
         await call
     except ServerError as err:
-        if is_not_found(err):
+        if is_not_found(err) or is_unrouted(err):
             return False
         if is_retryable(err):
             raise

@@ -4,8 +4,10 @@
     python -m warm_transfer.demo --story busy    # busy, then the next human answers
     python -m warm_transfer.demo --story voicemail   # nobody takes it: voicemail
     python -m warm_transfer.demo --story hangup  # the caller hangs up on hold
+    python -m warm_transfer.demo --livekit real  # real livekit-server, livekit-sip, phones
 
-Starts the Temporal dev server (with its Web UI), the LiveKit stand-in and a worker as
+Starts the Temporal dev server (with its Web UI), LiveKit (the stand-in, or with
+``--livekit real`` the real servers and SIP phones, built on first use) and a worker as
 real processes, plays the caller, the voice agent and the briefing agent, runs one
 transfer and prints its timeline, then stops everything it started (Ctrl-C too).
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,11 +24,11 @@ from pathlib import Path
 
 from warm_transfer.client import start_transfer
 from warm_transfer.config import TemporalSettings
-from warm_transfer.livekit_sim import SimControl, SimEvent
 from warm_transfer.log_setup import configure_logging
-from warm_transfer.models import Destination, Fallback, TransferOutcome, TransferRequest
+from warm_transfer.models import Fallback, TransferOutcome, TransferRequest
 from warm_transfer.process import run_main
-from warm_transfer.sim_agents import SimulatedBriefingAgent, place_call, run_briefer
+from warm_transfer.realstack.binaries import RealStackUnavailable
+from warm_transfer.realstack.build import ensure_real_stack
 from warm_transfer.stack import Stack
 from warm_transfer.temporal_connect import connect, ui_link
 
@@ -73,27 +74,9 @@ class Timeline:
         """One line: seconds since start, the step, what happened."""
         print(f"  {(at or time.time()) - self.start:6.2f}s  {step:<10} {what}", flush=True)
 
-    def livekit(self, event: SimEvent) -> None:
-        """Renders one stand-in event, if it is worth a line."""
-        who = event.get("participant_identity", "")
-        kind = event["type"]
-        text = {
-            "room_created": f"room {event.get('room')} created",
-            "room_deleted": f"room {event.get('room')} deleted",
-            "call_status": f"SIP leg {who}: {event.get('status')}"
-            + (f" (SIP {event['sip_status_code']})" if "sip_status_code" in event else ""),
-            "participant_left": f"{who} left {event.get('room')} ({event.get('reason')})",
-            "moved": f"{who} moved {event.get('from_room')} -> {event.get('room')}",
-            "dispatch_created": f"briefing agent dispatched to {event.get('room')}",
-            "sip_dtmf": f"{who} pressed {event.get('digit')}",
-            "transferred": f"caller REFERred to {event.get('transfer_to')}",
-        }.get(kind)
-        if kind == "data_sent":
-            payload = event.get("payload")
-            if isinstance(payload, dict):
-                text = f"agent told: {payload.get('event')}"
-        if text:
-            self.say("livekit", text, event["time"])
+    def narrate(self, at: float, source: str, text: str) -> None:
+        """A `Telephony` narrator: LiveKit's and the phones' lines."""
+        self.say(source, text, at)
 
 
 async def run_story(stack: Stack, story: Story, timeline: Timeline) -> TransferOutcome:
@@ -102,46 +85,33 @@ async def run_story(stack: Stack, story: Story, timeline: Timeline) -> TransferO
         address=stack.temporal_address, ui_url=stack.server.ui_url or "http://localhost:8233"
     )
     client = await connect(settings)
-    async with SimControl(stack.sim_url) as control:
-        call = await place_call(control, f"call-demo-{uuid.uuid4().hex[:6]}")
-        timeline.say("call", f"caller {call.caller_identity} talking to {call.agent_identity}")
-        briefer = SimulatedBriefingAgent(
-            control,
-            client,
-            on_event=timeline.livekit,
-            on_signal=lambda name, _: timeline.say("signal", f"{name} sent to the workflow"),
+    telephony = stack.telephony()
+    try:
+        await telephony.start(client, narrate=timeline.narrate)
+        call = await telephony.place_call(
+            f"call-demo-{uuid.uuid4().hex[:6]}", hang_up_after_s=story.caller_hangs_up_after_s
         )
-        follower = await run_briefer(briefer)
-        try:
-            request = TransferRequest(
-                room_name=call.room_name,
-                caller_identity=call.caller_identity,
-                agent_identity=call.agent_identity,
-                destinations=[
-                    Destination(sip_call_to=n, ring_timeout_s=8) for n in story.destinations
-                ],
-                summary="Caller disputes a $42 charge on the May invoice; identity verified.",
-                fallback=story.fallback,
-            )
-            handle = await start_transfer(client, request, task_queue=settings.task_queue)
-            timeline.say("engine", f"WarmTransferWorkflow started: {handle.workflow_id}")
-            print(f"             UI: {ui_link(settings, handle.workflow_id, handle.run_id)}")
-            if story.caller_hangs_up_after_s is not None:
-                await asyncio.sleep(story.caller_hangs_up_after_s * stack.time_scale)
-                await control.remove_participant(call.room_name, call.caller_identity)
-                await handle.caller_hung_up()
-                timeline.say("call", "caller hung up; voice agent sent caller_hung_up")
-            outcome = await handle.outcome()
-            await asyncio.sleep(0.3)  # let the last LiveKit events print
-        finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
-    timeline.say(
-        "engine",
-        f"outcome: {outcome.outcome}"
-        + (f" ({outcome.destination})" if outcome.destination else ""),
-    )
+        timeline.say("call", f"caller {call.caller_identity} talking to {call.agent_identity}")
+        request = TransferRequest(
+            room_name=call.room_name,
+            caller_identity=call.caller_identity,
+            agent_identity=call.agent_identity,
+            destinations=[telephony.destination(n, ring_timeout_s=8) for n in story.destinations],
+            summary="Caller disputes a $42 charge on the May invoice; identity verified.",
+            fallback=story.fallback,
+        )
+        handle = await start_transfer(client, request, task_queue=settings.task_queue)
+        timeline.say("engine", f"WarmTransferWorkflow started: {handle.workflow_id}")
+        print(f"             UI: {ui_link(settings, handle.workflow_id, handle.run_id)}")
+        outcome = await handle.outcome()
+        timeline.say(
+            "engine",
+            f"outcome: {outcome.outcome}"
+            + (f" ({outcome.destination})" if outcome.destination else ""),
+        )
+        await asyncio.sleep(0.5)  # let the last LiveKit events print
+    finally:
+        await telephony.aclose()
     for attempt in outcome.attempts:
         print(
             f"             attempt {attempt.destination_index + 1}: {attempt.sip_call_to} -> "
@@ -158,15 +128,28 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=1.0, help="speed up the humans")
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="logs go here")
     parser.add_argument("--keep-running", action="store_true", help="stay up for the UI")
+    parser.add_argument(
+        "--livekit",
+        choices=("sim", "real"),
+        default="sim",
+        help="the stand-in (default) or real livekit-server, livekit-sip and SIP phones",
+    )
     args = parser.parse_args(argv)
     story = STORIES[args.story]
     configure_logging("console", "WARNING")
     print(f"Warm transfer demo: {story.title}")
-    print("  starting the Temporal dev server, the LiveKit stand-in and a worker ...", flush=True)
-    stack = Stack(workdir=args.workdir, time_scale=args.time_scale)
+    if args.livekit == "real":
+        try:
+            ensure_real_stack()
+        except RealStackUnavailable as err:
+            print(f"  {err}")
+            return 2
+    what = "the LiveKit stand-in" if args.livekit == "sim" else "real LiveKit and SIP phones"
+    print(f"  starting the Temporal dev server, {what} and a worker ...", flush=True)
+    stack = Stack(workdir=args.workdir, time_scale=args.time_scale, livekit=args.livekit)
     try:
         await stack.start()
-        print(f"  Temporal UI: {stack.server.ui_url}   LiveKit stand-in: {stack.sim_url}")
+        print(f"  Temporal UI: {stack.server.ui_url}   LiveKit: {stack.livekit_url}")
         outcome = await run_story(stack, story, Timeline())
         if args.keep_running:
             print("  still running for the UI; Ctrl-C stops everything")

@@ -1,8 +1,12 @@
-"""The whole engine as real processes on one machine: dev server, stand-in, workers.
+"""The whole engine as real processes on one machine: dev server, LiveKit, workers.
 
 Used by the demo, the process-level end-to-end tests, the fault suite (kill a worker,
-restart the server) and the benchmark. Every process runs in its own session and is
-stopped, with its children, when the stack stops.
+restart the server) and the benchmark. LiveKit is the stand-in (``livekit="sim"``, the
+default) or the real stack (``livekit="real"``: Redis, livekit-server, livekit-sip and
+SIP phones in a network of their own, `warm_transfer.realstack`); `Stack.telephony`
+gives the callers, humans and briefing agent of either behind one interface. Every
+process runs in its own session and is stopped, with its children, when the stack
+stops.
 """
 
 from __future__ import annotations
@@ -13,12 +17,20 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from warm_transfer.devserver import DevServer, free_port, wait_for_port
 from warm_transfer.livekit_sim.config import DEV_API_KEY, DEV_API_SECRET
+from warm_transfer.telephony import SimTelephony, Telephony
+
+if TYPE_CHECKING:
+    from warm_transfer.realstack.launcher import RealLiveKit
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_TRUNK = "ST_standin"
+# The phone a destination without a trunk reaches on the real stack.
+REAL_DEFAULT_NUMBER = "+15105550100"
+LiveKitKind = Literal["sim", "real"]
 
 
 @dataclass
@@ -32,6 +44,9 @@ class Stack:
         ui: start the Temporal Web UI.
         sim_args: extra stand-in command-line arguments (faults, ``--self-hosted``...).
         worker_env: extra environment for the workers.
+        livekit: ``sim`` (the stand-in) or ``real`` (the real stack; it raises
+            `RealStackUnavailable` with the reason where it cannot run).
+        real_sip: with ``real``, start livekit-sip and the phones too.
     """
 
     workdir: Path
@@ -40,16 +55,23 @@ class Stack:
     ui: bool = True
     sim_args: list[str] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
+    livekit: LiveKitKind = "sim"
+    real_sip: bool = True
     server_port: int | None = None
     ui_port: int | None = None
     sim_port: int | None = None
     server: DevServer = field(init=False)
     sim_url: str = field(init=False, default="")
     _sim: asyncio.subprocess.Process | None = field(init=False, default=None)
+    real: RealLiveKit | None = field(init=False, default=None)
     workers: list[asyncio.subprocess.Process] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.livekit == "real":
+            from warm_transfer.realstack.launcher import RealLiveKit
+
+            self.real = RealLiveKit(self.workdir / "livekit", sip=self.real_sip)
         self.server = DevServer(
             port=self.server_port or free_port(),
             ui_port=(self.ui_port or free_port()) if self.ui else None,
@@ -62,24 +84,51 @@ class Stack:
         """Where clients connect."""
         return self.server.address
 
+    @property
+    def livekit_url(self) -> str:
+        """The ``LIVEKIT_URL`` of the workers: the stand-in's or livekit-server's."""
+        return self.real.url if self.real is not None else self.sim_url
+
     def worker_environment(self) -> dict[str, str]:
         """The environment a worker of this stack runs with (the contract's variables)."""
-        return {
-            **os.environ,
-            "TEMPORAL_ADDRESS": self.server.address,
-            "TEMPORAL_UI_URL": self.server.ui_url or "",
+        livekit = {
             "LIVEKIT_URL": self.sim_url,
             "LIVEKIT_API_KEY": DEV_API_KEY,
             "LIVEKIT_API_SECRET": DEV_API_SECRET,
             "SIP_TRUNK_ID": SIM_TRUNK,
+        }
+        if self.real is not None:
+            livekit = {
+                "LIVEKIT_URL": self.real.url,
+                "LIVEKIT_API_KEY": self.real.api_key,
+                "LIVEKIT_API_SECRET": self.real.api_secret,
+            }
+            if self.real.phones:
+                livekit["SIP_TRUNK_ID"] = self.real.phones[REAL_DEFAULT_NUMBER].trunk_id
+        return {
+            **os.environ,
+            "TEMPORAL_ADDRESS": self.server.address,
+            "TEMPORAL_UI_URL": self.server.ui_url or "",
+            **livekit,
             "LOG_FORMAT": "json",
             **self.worker_env,
         }
 
+    def telephony(self) -> Telephony:
+        """The callers, humans and briefing agent of this stack's LiveKit."""
+        if self.real is not None:
+            from warm_transfer.realstack.telephony import RealTelephony
+
+            return RealTelephony(self.real, self.server.address, self.workdir)
+        return SimTelephony(self.sim_url, self.time_scale)
+
     async def start(self, workers: int = 1) -> None:
-        """Starts the server, the stand-in and ``workers`` workers, ready to take work."""
+        """Starts the server, LiveKit and ``workers`` workers, ready to take work."""
         await self.server.start()
-        await self.start_sim()
+        if self.real is not None:
+            await self.real.start()
+        else:
+            await self.start_sim()
         for _ in range(workers):
             await self.start_worker()
 
@@ -114,6 +163,8 @@ class Stack:
         if self._sim is not None:
             await _stop(self._sim, signal.SIGTERM)
             self._sim = None
+        if self.real is not None:
+            await self.real.stop()
         await self.server.stop()
 
     async def __aenter__(self) -> Stack:

@@ -71,6 +71,8 @@ class Briefing:
         self.meta = meta
         self._signals = signals
         self.decision: Decision | None = None
+        # Set once the decision has been sent: the briefing agent's work is done.
+        self.decided = asyncio.Event()
         self._answered = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -80,6 +82,7 @@ class Briefing:
             return False
         self.decision = "accepted"
         await self._send("human_accepted", self._signals.accepted(self.meta.human_identity))
+        self.decided.set()
         return True
 
     async def decline(self, reason: str) -> bool:
@@ -89,6 +92,7 @@ class Briefing:
         self.decision = "declined"
         declined = self._signals.declined(self.meta.human_identity, reason or "declined")
         await self._send("human_declined", declined)
+        self.decided.set()
         return True
 
     async def answered(self) -> None:

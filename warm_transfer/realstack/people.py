@@ -1,0 +1,139 @@
+"""The caller and the AI agent of a call on the real stack.
+
+The caller is a real SIP leg: LiveKit dials the caller's phone (a sipp phone that
+answers, takes a REFER, and hangs up when its INVITE says so), so tagging the caller,
+the REFER and the caller's hang-up all act on a real SIP participant. The AI agent is
+a real participant joined over WebRTC with the ``livekit`` rtc SDK: it publishes a
+microphone track, records every ``warm-transfer`` data message it gets
+(``hold_started``, ``leave``...) and leaves when told to, as a LiveKit Agents voice
+agent does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from livekit import api, rtc
+
+from warm_transfer.realstack.sipp import HANGUP_HEADER
+from warm_transfer.wire import DATA_TOPIC
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class AgentParticipant:
+    """The AI voice agent in the caller's room, over WebRTC.
+
+    Attributes:
+        messages: ``(wall clock, event)`` of every engine data message received.
+        left_at: when it left the room after ``leave`` (None while it stays).
+    """
+
+    room_name: str
+    identity: str
+    room: rtc.Room = field(default_factory=rtc.Room)
+    messages: list[tuple[float, str]] = field(default_factory=list)
+    left_at: float | None = None
+    on_participant_left: Callable[[str], None] | None = None
+    _source: rtc.AudioSource | None = None
+
+    async def join(self, ws_url: str, api_key: str, api_secret: str) -> None:
+        """Connects, publishes a microphone track and starts recording messages."""
+        token = (
+            api.AccessToken(api_key, api_secret)
+            .with_identity(self.identity)
+            .with_kind("agent")
+            .with_grants(api.VideoGrants(room_join=True, room=self.room_name))
+            .to_jwt()
+        )
+        self.room.on("data_received", self._on_data)
+        self.room.on("participant_disconnected", self._on_disconnected)
+        await self.room.connect(ws_url, token)
+        self._source = rtc.AudioSource(48000, 1)
+        track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self.room.local_participant.publish_track(track, options)
+
+    def events(self) -> list[str]:
+        """The engine's data messages, in order."""
+        return [event for _, event in self.messages]
+
+    def _on_data(self, packet: rtc.DataPacket) -> None:
+        if packet.topic != DATA_TOPIC:
+            return
+        try:
+            event = str(json.loads(packet.data).get("event", ""))
+        except ValueError:
+            return
+        self.messages.append((time.time(), event))
+        if event == "leave":
+            asyncio.get_running_loop().create_task(self._leave())
+
+    def _on_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if self.on_participant_left is not None:
+            self.on_participant_left(participant.identity)
+
+    async def _leave(self) -> None:
+        # A voice agent says goodbye first; here there is nothing to say.
+        await self.leave()
+
+    async def leave(self) -> None:
+        """Disconnects (idempotent)."""
+        if self.left_at is None:
+            self.left_at = time.time()
+            await self.room.disconnect()
+
+
+@dataclass(frozen=True)
+class RealCall:
+    """A caller on a real SIP leg and an AI agent over WebRTC, in one room."""
+
+    room_name: str
+    caller_identity: str
+    agent_identity: str
+    agent: AgentParticipant
+
+
+async def place_real_call(
+    lk: api.LiveKitAPI,
+    *,
+    room_name: str,
+    caller_trunk_id: str,
+    caller_number: str,
+    ws_url: str,
+    api_key: str,
+    api_secret: str,
+    hang_up_after_s: float | None = None,
+    agent_identity: str = "voice-agent",
+) -> RealCall:
+    """Puts the AI agent in ``room_name`` and dials the caller's phone into it.
+
+    Args:
+        hang_up_after_s: the caller's phone hangs up this long after answering.
+    """
+    await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=120))
+    agent = AgentParticipant(room_name, agent_identity)
+    await agent.join(ws_url, api_key, api_secret)
+    caller_identity = f"sip_{caller_number}_{room_name}"
+    headers = {}
+    if hang_up_after_s is not None:
+        headers[HANGUP_HEADER] = str(round(hang_up_after_s * 1000))
+    await lk.sip.create_sip_participant(
+        api.CreateSIPParticipantRequest(
+            sip_trunk_id=caller_trunk_id,
+            sip_call_to=caller_number,
+            room_name=room_name,
+            participant_identity=caller_identity,
+            participant_name="Caller",
+            headers=headers,
+            wait_until_answered=True,
+        )
+    )
+    log.info("caller on the line", room=room_name, caller=caller_identity)
+    return RealCall(room_name, caller_identity, agent_identity, agent)

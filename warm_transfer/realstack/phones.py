@@ -1,0 +1,150 @@
+"""The phone book of the real stack: one sipp phone per behaviour, one trunk per phone.
+
+The numbers are the stand-in's (:mod:`warm_transfer.livekit_sim.scenarios`), so a
+story written for one LiveKit runs on the other: on the real stack each number is a
+phone of its own behind an outbound trunk of its own (trunks are real objects: an
+address and at least one number), and a destination names that trunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from warm_transfer.realstack.netns import Network
+from warm_transfer.realstack.sipp import PhoneBehaviour, PhoneLog, read_phone_log, render_scenario
+from warm_transfer.realstack.tones import write_tone_wav
+
+# When a human presses a key, in ms after answering: late enough that the briefing
+# agent has joined (dispatch + join take about a second), and pressed twice in case
+# the first press beat it.
+_PRESS_AT: Final = (3500, 7000)
+CALLER_NUMBER: Final = "+15105550123"
+TRUNK_NUMBER: Final = "+15105550000"
+
+
+@dataclass(frozen=True)
+class PhoneSpec:
+    """A phone of the book: its number, behaviour and what it is for."""
+
+    number: str
+    behaviour: PhoneBehaviour
+    description: str
+
+
+def _press(key: str) -> tuple[tuple[int, str], ...]:
+    return tuple((at, key) for at in _PRESS_AT)
+
+
+PHONE_BOOK: Final[dict[str, PhoneSpec]] = {
+    spec.number: spec
+    for spec in (
+        PhoneSpec(
+            CALLER_NUMBER,
+            PhoneBehaviour(ring_ms=100, accepts_refer=True, hangup_from_header=True),
+            "the caller",
+        ),
+        PhoneSpec(
+            "+15105550100",
+            PhoneBehaviour(ring_ms=600, presses=_press("1")),
+            "answers, presses 1 (accept)",
+        ),
+        PhoneSpec("+15105550101", PhoneBehaviour(ring_ms=300, status=486), "486 Busy Here"),
+        PhoneSpec("+15105550102", PhoneBehaviour(ring_ms=None), "rings, never answers"),
+        PhoneSpec(
+            "+15105550103",
+            PhoneBehaviour(ring_ms=600, presses=_press("2")),
+            "answers, presses 2 (decline)",
+        ),
+        PhoneSpec("+15105550104", PhoneBehaviour(ring_ms=100, status=404), "404 Not Found"),
+        PhoneSpec(
+            "+15105550105",
+            PhoneBehaviour(ring_ms=600, hangup_after_ms=2000),
+            "answers, hangs up after 2 s",
+        ),
+        PhoneSpec("+15105550106", PhoneBehaviour(ring_ms=1000, status=603), "603 Decline"),
+        PhoneSpec(
+            "+15105550107", PhoneBehaviour(ring_ms=300, status=480), "480 Temporarily Unavailable"
+        ),
+        PhoneSpec(
+            "+15105550198",
+            PhoneBehaviour(ring_ms=300, accepts_refer=True),
+            "answers, takes a REFER",
+        ),
+        PhoneSpec("+15105550199", PhoneBehaviour(ring_ms=1500), "voicemail: answers, no key"),
+    )
+}
+
+
+class Phone:
+    """One running sipp phone."""
+
+    def __init__(self, spec: PhoneSpec, index: int, net: Network, workdir: Path) -> None:
+        self.spec = spec
+        self.port = 5100 + index
+        self.tone_hz = 400 + 100 * index  # what this phone says, to tell it apart
+        self.media_port = 16000 + 10 * index  # sipp takes the port and the next three
+        self.net = net
+        self.log_path = workdir / f"phone-{spec.number.lstrip('+')}.log"
+        self.scenario = workdir / f"phone-{spec.number.lstrip('+')}.xml"
+        self.trunk_id = ""
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port the phone's trunk dials."""
+        return f"{self.net.phones_ip}:{self.port}"
+
+    async def start(self) -> None:
+        """Starts sipp answering on the phone's port."""
+        wav = write_tone_wav(self.scenario.with_suffix(".wav"), self.tone_hz)
+        behaviour = dataclasses.replace(self.spec.behaviour, audio_wav=wav)
+        self.scenario.write_text(render_scenario(behaviour))
+        ip = self.net.phones_ip
+        cmd = ["sipp", "-sf", str(self.scenario), "-i", ip, "-p", str(self.port), "-mi", ip]
+        cmd += ["-mp", str(self.media_port), "-trace_msg", "-message_file", str(self.log_path)]
+        cmd += ["-trace_err", "-error_file", str(self.log_path.with_suffix(".err"))]
+        cmd += ["-nostdin"]
+        with open(self.log_path.with_suffix(".out"), "ab") as out:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.net.in_ns(self.net.phones_ns, cmd),
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+
+    @property
+    def running(self) -> bool:
+        """True while sipp lives."""
+        return self._proc is not None and self._proc.returncode is None
+
+    def read_log(self) -> PhoneLog:
+        """Every request the phone received so far."""
+        return read_phone_log(self.log_path)
+
+    async def stop(self) -> None:
+        """Stops sipp."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        try:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            await asyncio.wait_for(self._proc.wait(), 5)
+        except TimeoutError:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            await self._proc.wait()
+
+
+def open_phones(net: Network, workdir: Path) -> dict[str, Phone]:
+    """A phone per number of the book (not started)."""
+    return {
+        number: Phone(spec, index, net, workdir)
+        for index, (number, spec) in enumerate(PHONE_BOOK.items())
+    }

@@ -1,0 +1,262 @@
+"""Real SIP phones: sipp user agents, each playing one behaviour, and what they logged.
+
+Every phone is one ``sipp`` process (Debian's ``sip-tester``) answering on its own
+port with a scenario rendered from a :class:`PhoneBehaviour`: ring for a while (a
+CANCEL stops it), then answer or reject with a SIP status; once answered, press keys
+(RFC 2833 events from sipp's own pcaps), hang up, or take a REFER. sipp logs every
+SIP message it sends and receives; :func:`read_phone_log` turns that log into the
+evidence the tests assert on: one INVITE per dial, a CANCEL or BYE for every leg.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+# sipp's own RFC 2833 recordings, one per key (payload type 101, as LiveKit offers).
+DTMF_PCAP_DIR: Final = Path("/usr/share/sip-tester")
+# The caller phone hangs up this long after answering when the INVITE carries it.
+HANGUP_HEADER: Final = "X-Hangup-After-Ms"
+
+_REASONS: Final = {
+    404: "Not Found",
+    408: "Request Timeout",
+    480: "Temporarily Unavailable",
+    486: "Busy Here",
+    600: "Busy Everywhere",
+    603: "Decline",
+}
+
+
+@dataclass(frozen=True)
+class PhoneBehaviour:
+    """What a phone does with each call it gets.
+
+    Attributes:
+        ring_ms: how long it rings before the final answer; None rings until CANCEL.
+        status: the final answer: 200 picks up, anything else rejects with that code.
+        presses: keys pressed after answering, as (milliseconds after the answer, key).
+        hangup_after_ms: hangs up (BYE) this long after answering; None never does.
+        accepts_refer: answers a REFER with 202 and a NOTIFY ``200 OK`` (a transfer).
+        hangup_from_header: hangs up after the INVITE's ``X-Hangup-After-Ms``, if any.
+        audio_wav: a G.711 mu-law WAV it plays, looped, while the call is up.
+    """
+
+    ring_ms: int | None = 300
+    status: int = 200
+    presses: tuple[tuple[int, str], ...] = ()
+    hangup_after_ms: int | None = None
+    accepts_refer: bool = False
+    hangup_from_header: bool = False
+    audio_wav: Path | None = None
+
+
+_UAS_HEADERS: Final = """[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
+
+_SDP: Final = """v=0
+o=phone 1 1 IN IP[local_ip_type] [local_ip]
+s=phone
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=ptime:20
+a=sendrecv"""
+
+
+def _send(text: str) -> str:
+    return f"  <send><![CDATA[\n{text}\n]]></send>\n"
+
+
+def _reply(status: int, reason: str, body: str = "") -> str:
+    length = "Content-Length: [len]"
+    if body:
+        return _send(
+            f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\nContent-Type: application/sdp\n"
+            f"{length}\n\n{body}"
+        )
+    return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n")
+
+
+def _request(method: str, extra: str = "", body: str = "") -> str:
+    """An in-dialog request from the phone (it answered, so its To is the From)."""
+    head = (
+        f"{method} [$target] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        "From: [$local]\nTo: [$remote]\n[last_Call-ID:]\n"
+        f"CSeq: [cseq] {method}\nContact: <sip:[local_ip]:[local_port];transport=[transport]>\n"
+        "Max-Forwards: 70\n"
+    )
+    return _send(f"{head}{extra}Content-Length: [len]\n\n{body}".rstrip("\n") + "\n")
+
+
+def render_scenario(b: PhoneBehaviour) -> str:
+    """The sipp XML scenario of one phone behaviour."""
+    out = ['<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="phone">\n']
+    # sipp refuses a scenario with a variable it sets and never reads: ask only for
+    # what this behaviour uses.
+    out.append(
+        '  <recv request="INVITE" crlf="true"><action>\n'
+        '    <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>\n'
+    )
+    if b.status == 200:
+        # Where in-dialog requests from the phone (BYE, NOTIFY) go: the INVITE's Contact.
+        out.append(
+            '    <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="target"/>\n'
+        )
+    if b.hangup_from_header:
+        out.append(
+            f'    <ereg regexp="[0-9]+" search_in="hdr" header="{HANGUP_HEADER}:" '
+            'check_it="false" assign_to="hangup_header"/>\n'
+            '    <todouble assign_to="hangup_ms" variable="hangup_header"/>\n'
+        )
+    out.append("  </action></recv>\n")
+    out.append(_reply(100, "Trying"))
+    out.append(_reply(180, "Ringing"))
+    if b.ring_ms is None:
+        out.append('  <recv request="CANCEL" next="cancelled"/>\n')
+    else:
+        out.append(
+            f'  <recv request="CANCEL" timeout="{max(1, b.ring_ms)}" ontimeout="answer" '
+            'next="cancelled"/>\n  <label id="answer"/>\n'
+        )
+    if b.status != 200:
+        out.append(_reply(b.status, _REASONS.get(b.status, "Rejected")))
+        out.append('  <recv request="ACK" next="end"/>\n')
+    else:
+        out.extend(_answered(b))
+    out.append(_cancelled())
+    out.append('  <label id="end"/>\n</scenario>\n')
+    return "".join(out)
+
+
+def _answered(b: PhoneBehaviour) -> list[str]:
+    out = [_reply(200, "OK", _SDP)]
+    # Our dialog identity, for requests the phone sends: From is the ACK's To.
+    out.append(
+        '  <recv request="ACK"><action>\n'
+        '    <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local"/>\n'
+        '    <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote"/>\n'
+    )
+    if b.audio_wav is not None:
+        out.append(f'    <exec rtp_stream="{b.audio_wav},-1,0"/>\n')
+    out.append("  </action></recv>\n")
+    waited = 0
+    steps: list[tuple[int, str]] = [(at, f"press {key}") for at, key in b.presses]
+    if b.hangup_after_ms is not None:
+        steps.append((b.hangup_after_ms, "hangup"))
+    for index, (at, what) in enumerate(sorted(steps)):
+        label = f"step{index}"
+        delay = max(1, at - waited)
+        waited = max(waited, at)
+        out.append(
+            f'  <recv request="BYE" timeout="{delay}" ontimeout="{label}" next="bye"/>\n'
+            f'  <label id="{label}"/>\n'
+        )
+        if what == "hangup":
+            out.append('  <nop next="hangup"/>\n')
+        else:
+            pcap = DTMF_PCAP_DIR / f"dtmf_2833_{what.split()[1]}.pcap"
+            out.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+    if b.hangup_from_header:
+        out.append(
+            '  <nop><action><test assign_to="timed" variable="hangup_ms" '
+            'compare="greater_than" value="0"/></action></nop>\n'
+            '  <nop next="timed_hangup" test="timed"/>\n'
+        )
+    if b.accepts_refer:
+        out.append('  <recv request="REFER" optional="true" next="refer"/>\n')
+    out.append('  <recv request="BYE" next="bye"/>\n')
+    if b.hangup_from_header:
+        out.append(
+            '  <label id="timed_hangup"/>\n  <pause variable="hangup_ms"/>\n'
+            '  <nop next="hangup"/>\n'
+        )
+    if b.accepts_refer:
+        out.append('  <label id="refer"/>\n')
+        out.append(_reply(202, "Accepted"))
+        notify = (
+            "Event: refer\nSubscription-State: terminated;reason=noresource\n"
+            "Content-Type: message/sipfrag\n"
+        )
+        out.append(_request("NOTIFY", notify, "SIP/2.0 200 OK\n"))
+        out.append('  <recv response="200"/>\n')
+        # A phone that took the transfer leaves this call; LiveKit may beat it to it.
+        out.append('  <recv request="BYE" timeout="300" ontimeout="hangup" next="bye"/>\n')
+    out.append('  <label id="hangup"/>\n')
+    out.append(_request("BYE"))
+    out.append('  <recv response="200" next="end"/>\n')
+    out.append('  <label id="bye"/>\n')
+    out.append(_reply(200, "OK"))
+    out.append('  <nop next="end"/>\n')
+    return out
+
+
+def _cancelled() -> str:
+    # 200 for the CANCEL, then 487 for the INVITE it cancels (RFC 3261 9.2).
+    ok = _reply(200, "OK")
+    terminated = _send(
+        "SIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [$invite_cseq]\n"
+        "Content-Length: 0\n"
+    )
+    return f'  <label id="cancelled"/>\n{ok}{terminated}  <recv request="ACK" next="end"/>\n'
+
+
+@dataclass
+class PhoneLog:
+    """What one phone received, per SIP request method, in order."""
+
+    received: list[tuple[str, str]] = field(default_factory=list)  # (method, call id)
+
+    def count(self, method: str) -> int:
+        """How many requests of ``method`` the phone received."""
+        return sum(1 for m, _ in self.received if m == method)
+
+    def calls(self) -> dict[str, list[str]]:
+        """Call-ID -> the request methods received in that call, in order."""
+        out: dict[str, list[str]] = {}
+        for method, call_id in self.received:
+            out.setdefault(call_id, []).append(method)
+        return out
+
+    def unended(self) -> list[str]:
+        """Calls the far end started and never ended with a CANCEL or BYE."""
+        return [
+            cid
+            for cid, methods in self.calls().items()
+            if "INVITE" in methods and not {"CANCEL", "BYE"} & set(methods)
+        ]
+
+
+_BLOCK = re.compile(
+    r"^-{20,} [^\n]*\n(?P<what>[^\n]*(?:received|sent)[^\n]*)\n\n(?P<msg>.*?)(?=^-{20,} |\Z)",
+    re.M | re.S,
+)
+_CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.M | re.I)
+
+
+def read_phone_log(path: Path) -> PhoneLog:
+    """Parses a sipp ``-message_file``: the requests the phone received."""
+    log = PhoneLog()
+    if not path.exists():
+        return log
+    for match in _BLOCK.finditer(path.read_text(errors="replace").replace("\r\n", "\n")):
+        if "received" not in match["what"]:
+            continue
+        msg = match["msg"]
+        first = msg.split("\n", 1)[0]
+        if first.startswith("SIP/2.0"):
+            continue
+        found = _CALL_ID.search(msg)
+        log.received.append((first.split(" ", 1)[0], found.group(1) if found else ""))
+    return log

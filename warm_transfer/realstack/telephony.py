@@ -1,0 +1,178 @@
+"""`RealTelephony`: the people around a transfer on the real stack.
+
+- callers are real SIP legs (the caller's sipp phone, dialed into the room) with a
+  WebRTC AI agent beside them (`warm_transfer.realstack.people`);
+- the humans are the phone book's sipp phones, each behind its own trunk;
+- the briefing agent is the keypad agent (`python -m warm_transfer.agents.keypad`), a
+  real LiveKit Agents worker the engine's dispatches reach through livekit-server;
+- the webhook bridge (`python -m warm_transfer.webhook_bridge`) gets livekit-server's
+  real webhooks and tells the engine when a caller hangs up;
+- the narration is livekit-server's webhooks (a second webhook URL) and the phones'
+  own logs of what they received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from livekit import api
+from temporalio.client import Client
+
+from warm_transfer.models import Destination
+from warm_transfer.realstack.launcher import OBSERVER_PORT, RealLiveKit
+from warm_transfer.realstack.people import AgentParticipant, place_real_call
+from warm_transfer.realstack.phones import CALLER_NUMBER
+from warm_transfer.realstack.servers import Service
+from warm_transfer.telephony import Call, EndState, Narrator, Telephony
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RealTelephony(Telephony):
+    """Real SIP callers and humans, a WebRTC agent and the keypad briefing agent."""
+
+    kind = "real"
+
+    def __init__(self, real: RealLiveKit, temporal_address: str, workdir: Path) -> None:
+        self.real = real
+        self.temporal_address = temporal_address
+        self.workdir = workdir
+        self.agents: dict[str, AgentParticipant] = {}
+        self.webhooks: list[tuple[float, dict[str, Any]]] = []
+        self._processes: list[Service] = []
+        self._observer: web.AppRunner | None = None
+        self._narrate: Narrator | None = None
+        self._phone_tail: asyncio.Task[None] | None = None
+
+    def destination(self, number: str, **fields: Any) -> Destination:
+        """The phone at ``number``, through its own trunk."""
+        return self.real.destination(number, **fields)
+
+    async def place_call(self, room_name: str, hang_up_after_s: float | None = None) -> Call:
+        """Dials the caller's phone into ``room_name`` beside a WebRTC agent."""
+        call = await place_real_call(
+            self.real.lk,
+            room_name=room_name,
+            caller_trunk_id=self.real.caller_trunk_id,
+            caller_number=CALLER_NUMBER,
+            ws_url=self.real.ws_url,
+            api_key=self.real.api_key,
+            api_secret=self.real.api_secret,
+            hang_up_after_s=hang_up_after_s,
+        )
+        self.agents[room_name] = call.agent
+        return Call(call.room_name, call.caller_identity, call.agent_identity)
+
+    def environment(self) -> dict[str, str]:
+        """What the briefing agent and the webhook bridge run with."""
+        return {
+            **os.environ,
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "LIVEKIT_URL": self.real.ws_url,
+            "LIVEKIT_API_KEY": self.real.api_key,
+            "LIVEKIT_API_SECRET": self.real.api_secret,
+            "WEBHOOK_BIND": self.real.webhook_bind,
+            "LOG_FORMAT": "json",
+        }
+
+    async def start(self, client: Client, narrate: Narrator | None = None) -> None:
+        """Starts the keypad briefing agent, the webhook bridge and the narration."""
+        self._narrate = narrate
+        for name, module, ready in (
+            ("keypad-briefer", "warm_transfer.agents.keypad", "keypad briefer registered"),
+            ("webhook-bridge", "warm_transfer.webhook_bridge", "webhook bridge listening"),
+        ):
+            service = Service(
+                name,
+                [sys.executable, "-m", module],
+                self.workdir / f"{name}.log",
+                self.environment(),
+            )
+            self._processes.append(service)
+            await service.start()
+            await _wait_for_line(service, ready)
+        app = web.Application()
+        app.router.add_post("/livekit/webhook", self._on_webhook)
+        self._observer = web.AppRunner(app, access_log=None)
+        await self._observer.setup()
+        await web.TCPSite(self._observer, self.real.network.host_ip, OBSERVER_PORT).start()
+        if narrate is not None:
+            self._phone_tail = asyncio.create_task(self._tail_phones(narrate))
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        event = json.loads(await request.text())
+        now = time.time()
+        self.webhooks.append((now, event))
+        if self._narrate is not None and (text := describe_webhook(event)):
+            self._narrate(now, "livekit", text)
+        return web.Response(text="ok")
+
+    async def _tail_phones(self, narrate: Narrator) -> None:
+        seen: dict[str, int] = {}
+        while True:
+            for number, phone in self.real.phones.items():
+                received = phone.read_log().received
+                for method, _ in received[seen.get(number, 0) :]:
+                    if method in ("INVITE", "CANCEL", "BYE", "REFER"):
+                        narrate(time.time(), "phone", f"{number} received {method}")
+                seen[number] = len(received)
+            await asyncio.sleep(0.1)
+
+    async def end_state(self) -> EndState:
+        """Rooms and participants from livekit-server; dials and ends from the phones."""
+        state = EndState()
+        for room in (await self.real.lk.room.list_rooms(api.ListRoomsRequest())).rooms:
+            listed = await self.real.lk.room.list_participants(
+                api.ListParticipantsRequest(room=room.name)
+            )
+            state.rooms[room.name] = {p.identity for p in listed.participants}
+        for number, phone in self.real.phones.items():
+            log = phone.read_log()
+            if number != CALLER_NUMBER:
+                state.dials[number] = log.count("INVITE")
+            state.unended += [f"{number}:{cid}" for cid in log.unended()]
+        state.agent_events = {room: agent.events() for room, agent in self.agents.items()}
+        return state
+
+    async def aclose(self) -> None:
+        """Stops the agents, the processes and the narration."""
+        if self._phone_tail is not None:
+            self._phone_tail.cancel()
+        for agent in self.agents.values():
+            await agent.leave()
+        for service in reversed(self._processes):
+            await service.kill(15)
+        if self._observer is not None:
+            await self._observer.cleanup()
+
+
+async def _wait_for_line(service: Service, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in service.log.read_text(errors="replace"):
+        if not service.running:
+            raise RuntimeError(service.failure())
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{service.name}: no {text!r} after {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+def describe_webhook(event: dict[str, Any]) -> str | None:
+    """One livekit-server webhook as a timeline line, if it is worth one."""
+    kind = event.get("event", "")
+    room = event.get("room", {}).get("name", "")
+    who = event.get("participant", {}).get("identity", "")
+    status = event.get("participant", {}).get("attributes", {}).get("sip.callStatus")
+    reason = event.get("participant", {}).get("disconnectReason", "")
+    return {
+        "room_started": f"room {room} started",
+        "room_finished": f"room {room} finished",
+        "participant_joined": f"{who} joined {room}" + (f" (SIP {status})" if status else ""),
+        "participant_left": f"{who} left {room} ({reason or 'left'})",
+    }.get(kind)
