@@ -36,6 +36,10 @@ class NetworkUnavailable(RuntimeError):
     """Namespaces cannot be made here (not root, no iproute2, no veth)."""
 
 
+class SlotTaken(RuntimeError):
+    """Another run holds this slot's namespace."""
+
+
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
@@ -111,7 +115,10 @@ class Network:
             ["-n", self.phones_ns, "link", "set", self.phones_link, "up"],
             ["-n", self.phones_ns, "link", "set", "lo", "up"],
         ]
-        for step in steps:
+        # The first step claims the slot: `ip netns add` fails if the name exists.
+        if _ip(*steps[0], check=False).returncode != 0:
+            raise SlotTaken(self.lk_ns)
+        for step in steps[1:]:
             done = _ip(*step, check=False)
             if done.returncode != 0:
                 self.destroy()
@@ -163,10 +170,14 @@ def allocate_network() -> Network:
             else:
                 Network(slot).destroy()
     for slot in _SLOTS:
-        if slot not in taken:
-            net = Network(slot)
+        if slot in taken:
+            continue
+        net = Network(slot)
+        try:
             net.create()
-            return net
+        except SlotTaken:
+            continue  # a run starting at the same moment took it first
+        return net
     raise NetworkUnavailable("every network slot is in use")
 
 
