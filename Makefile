@@ -8,7 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick reliability browser node-example clean
+.PHONY: install demo test lint typecheck pytest bench bench-quick reliability browser node-example \
+	real-livekit conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m warm_transfer.demo $(ARGS)
 
-test: install browser node-example lint typecheck pytest
+test: install browser node-example real-livekit lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -59,6 +60,18 @@ node-example: examples/node/node_modules/.package-lock.json
 examples/node/node_modules/.package-lock.json: examples/node/package-lock.json
 	@command -v npm >/dev/null 2>&1 && (cd examples/node && npm ci --silent --no-audit --no-fund) \
 		|| echo "npm not available: the Node example test will be skipped"
+
+# The real LiveKit tier (docs/real-livekit.md): Debian's redis-server, sipp and opus/soxr
+# (as root), then livekit-server and livekit-sip from their pinned Go modules into
+# .cache/livekit, once. What this machine cannot build is written down with the reason;
+# the real tier then prints that reason and is skipped.
+real-livekit: install
+	@command -v go >/dev/null 2>&1 || { echo "real-livekit: no Go toolchain: the real LiveKit tier needs Go 1.26+ (it will be skipped)"; exit 0; }; \
+		$(BIN)/python -m warm_transfer.realstack.build
+
+# The conformance probes' real column, recorded (needs the real stack, livekit-sip too).
+conformance: real-livekit
+	$(BIN)/python -m warm_transfer.conformance --livekit real --write tests/conformance/real.json
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache test-output

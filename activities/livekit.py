@@ -44,6 +44,7 @@ from warm_transfer.models import (
     RoomRequest,
     RoomResult,
 )
+from warm_transfer.timing import ring_grace_s
 
 __all__ = ["DATA_TOPIC", "LiveKitActivities", "LiveKitDefaults"]
 
@@ -211,7 +212,12 @@ class LiveKitActivities(BridgeActivities):
     async def _place_call(self, req: DialRequest, trunk: str) -> None:
         """CreateSIPParticipant, waiting for the answer; for a ``same_room`` bridge the
         leg is isolated meanwhile, as soon as it exists."""
-        create = self._lk.sip.create_sip_participant(self._dial_request(req, trunk))
+        # The client's own deadline (ring timeout + 2 s) is too short once livekit-sip
+        # is slow to set the leg up; a lost answer would end the attempt as "failed".
+        create = self._lk.sip.create_sip_participant(
+            self._dial_request(req, trunk),
+            timeout=req.ring_timeout_s + ring_grace_s(req.ring_timeout_s),
+        )
         if not req.isolate:
             await create
             return
@@ -220,7 +226,11 @@ class LiveKitActivities(BridgeActivities):
         )
         try:
             await create
-            await isolation  # answered: closed before the briefing opens it
+            await isolation
+            # Once more now it is answered: livekit-server subscribes the room to a new
+            # track a moment after it is published, and an unsubscribe that beat that
+            # moment was undone by it. By the answer every auto-subscription has landed.
+            await self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True)
         finally:
             if not isolation.done():
                 isolation.cancel()

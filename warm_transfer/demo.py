@@ -98,7 +98,7 @@ async def run_story(stack: Stack, story: Story, timeline: Timeline) -> TransferO
             agent_identity=call.agent_identity,
             destinations=[telephony.destination(n, ring_timeout_s=8) for n in story.destinations],
             summary="Caller disputes a $42 charge on the May invoice; identity verified.",
-            fallback=story.fallback,
+            fallback=telephony.fallback(story.fallback),
         )
         handle = await start_transfer(client, request, task_queue=settings.task_queue)
         timeline.say("engine", f"WarmTransferWorkflow started: {handle.workflow_id}")

@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from warm_transfer.client import transfer_workflow_id
 from warm_transfer.livekit_sim import SimControl, SimEvent
-from warm_transfer.models import CallerHungUp, Destination
+from warm_transfer.models import CallerHungUp, Destination, Fallback
 from warm_transfer.sim_agents import SimulatedBriefingAgent, place_call, run_briefer
 
 # (wall clock, source, text): one line of a timeline.
@@ -65,6 +65,10 @@ class Telephony(ABC):
     @abstractmethod
     def destination(self, number: str, **fields: Any) -> Destination:
         """A hunt-list entry that reaches the phone book's ``number``."""
+
+    def fallback(self, fallback: Fallback) -> Fallback:
+        """``fallback`` made to reach the phone book's voicemail box on this LiveKit."""
+        return fallback
 
     @abstractmethod
     async def place_call(self, room_name: str, hang_up_after_s: float | None = None) -> Call:

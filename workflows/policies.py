@@ -20,21 +20,12 @@ from temporalio.types import MethodAsyncSingleParam
 with workflow.unsafe.imports_passed_through():
     from activities.livekit import LiveKitActivities
     from warm_transfer.models import AttemptResult, DialRequest, DialResult, Stage
+    from warm_transfer.timing import ring_grace_s
 
 P = TypeVar("P")
 R = TypeVar("R")
 Condition = Callable[[], bool]
 Result = AttemptResult
-
-# Time given to LiveKit beyond a destination's ring timeout before the engine stops
-# waiting on its own clock (the trunk's dialing time, a slow 408).
-RING_GRACE_S: Final = 10.0
-
-
-def ring_grace_s(ring_timeout_s: float) -> float:
-    """The grace beyond a ring timeout: up to ten seconds, less for short rings."""
-    return min(RING_GRACE_S, 2.0 + ring_timeout_s / 3)
-
 
 SHORT_CALL: Final = timedelta(seconds=10)
 RETRY: Final = RetryPolicy(

@@ -76,7 +76,7 @@ def install_debian_packages() -> str | None:
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [" ".join(line.split()) for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
 
@@ -88,7 +88,14 @@ def build_module(module: str, version: str, package: str, out: Path, cgo: bool) 
     go = shutil.which("go")
     if go is None:
         return "no Go toolchain on PATH"
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "1" if cgo else "0"}
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=mod",
+        "CGO_ENABLED": "1" if cgo else "0",
+        # Modules and build cache beside the binaries: one git-ignored folder holds it all.
+        "GOMODCACHE": str(CACHE.parent / "go" / "mod"),
+        "GOCACHE": str(CACHE.parent / "go" / "build"),
+    }
     say(f"downloading {module}@{version} from the Go module proxy")
     got = subprocess.run(
         [go, "mod", "download", "-json", f"{module}@{version}"],
@@ -101,7 +108,7 @@ def build_module(module: str, version: str, package: str, out: Path, cgo: bool) 
             detail = json.loads(got.stdout).get("Error") or _last_line(got.stderr)
         except ValueError:
             detail = _last_line(got.stderr or got.stdout)
-        return f"the Go module proxy refused it ({detail})"
+        return f"the Go module proxy refused it ({' '.join(str(detail).split())})"
     src = CACHE / "src" / f"{out.name}"
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(json.loads(got.stdout)["Dir"], src)

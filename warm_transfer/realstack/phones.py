@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
+from warm_transfer.realstack.servers import die_with_parent
 from warm_transfer.realstack.sipp import PhoneBehaviour, PhoneLog, read_phone_log, render_scenario
 from warm_transfer.realstack.tones import write_tone_wav
 
-# When a human presses a key, in ms after answering: late enough that the briefing
-# agent has joined (dispatch + join take about a second), and pressed twice in case
-# the first press beat it.
-_PRESS_AT: Final = (3500, 7000)
+# When a human presses a key, in ms after answering: from 3 s on (the briefing agent is
+# dispatched and joins about a second after the answer), then every 2 s for a minute,
+# so a press that beat a slow briefing agent is followed by one it hears. A press after
+# the decision changes nothing: the agent has left, the engine ignores a second one.
+_PRESS_AT: Final = tuple(range(3000, 61000, 2000))
 CALLER_NUMBER: Final = "+15105550123"
 TRUNK_NUMBER: Final = "+15105550000"
 
@@ -72,6 +75,11 @@ PHONE_BOOK: Final[dict[str, PhoneSpec]] = {
             "+15105550107", PhoneBehaviour(ring_ms=300, status=480), "480 Temporarily Unavailable"
         ),
         PhoneSpec(
+            "+15105550108",
+            PhoneBehaviour(ring_ms=6000, presses=_press("1")),
+            "rings 6 s, answers, presses 1",
+        ),
+        PhoneSpec(
             "+15105550198",
             PhoneBehaviour(ring_ms=300, accepts_refer=True),
             "answers, takes a REFER",
@@ -103,7 +111,8 @@ class Phone:
     async def start(self) -> None:
         """Starts sipp answering on the phone's port."""
         wav = write_tone_wav(self.scenario.with_suffix(".wav"), self.tone_hz)
-        behaviour = dataclasses.replace(self.spec.behaviour, audio_wav=wav)
+        pcap = write_dtmf_pcap(self.scenario.with_suffix(".pcap"), self.spec.behaviour.presses)
+        behaviour = dataclasses.replace(self.spec.behaviour, audio_wav=wav, presses_pcap=pcap)
         self.scenario.write_text(render_scenario(behaviour))
         ip = self.net.phones_ip
         cmd = ["sipp", "-sf", str(self.scenario), "-i", ip, "-p", str(self.port), "-mi", ip]
@@ -116,6 +125,7 @@ class Phone:
                 stdout=out,
                 stderr=out,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     @property

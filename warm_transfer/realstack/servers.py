@@ -12,8 +12,10 @@ answers "under load" would turn every dial into a refusal.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +83,16 @@ def sip_config(net: Network, creds: Credentials) -> dict[str, object]:
     }
 
 
+def die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGKILL when the process that started it dies.
+
+    A harness killed outright (SIGKILL, a CI timeout) must not leave servers, phones
+    or agents running in namespaces nobody will remove.
+    """
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 class Service:
     """One server process inside the stack's namespace, logging to a file."""
 
@@ -95,7 +107,12 @@ class Service:
         """Starts the process (in its own session, so it can be killed with children)."""
         with open(self.log, "ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                *self.cmd, stdout=out, stderr=out, env=self.env, start_new_session=True
+                *self.cmd,
+                stdout=out,
+                stderr=out,
+                env=self.env or None,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     @property

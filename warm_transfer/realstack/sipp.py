@@ -3,7 +3,7 @@
 Every phone is one ``sipp`` process (Debian's ``sip-tester``) answering on its own
 port with a scenario rendered from a :class:`PhoneBehaviour`: ring for a while (a
 CANCEL stops it), then answer or reject with a SIP status; once answered, press keys
-(RFC 2833 events from sipp's own pcaps), hang up, or take a REFER. sipp logs every
+(RFC 2833 events, `warm_transfer.realstack.dtmf`), hang up, or take a REFER. sipp logs every
 SIP message it sends and receives; :func:`read_phone_log` turns that log into the
 evidence the tests assert on: one INVITE per dial, a CANCEL or BYE for every leg.
 """
@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-# sipp's own RFC 2833 recordings, one per key (payload type 101, as LiveKit offers).
-DTMF_PCAP_DIR: Final = Path("/usr/share/sip-tester")
 # The caller phone hangs up this long after answering when the INVITE carries it.
 HANGUP_HEADER: Final = "X-Hangup-After-Ms"
 
@@ -42,6 +40,8 @@ class PhoneBehaviour:
         accepts_refer: answers a REFER with 202 and a NOTIFY ``200 OK`` (a transfer).
         hangup_from_header: hangs up after the INVITE's ``X-Hangup-After-Ms``, if any.
         audio_wav: a G.711 mu-law WAV it plays, looped, while the call is up.
+        presses_pcap: the presses as one capture (`write_dtmf_pcap`), played from the
+            first press on; without it no key is pressed.
     """
 
     ring_ms: int | None = 300
@@ -51,6 +51,7 @@ class PhoneBehaviour:
     accepts_refer: bool = False
     hangup_from_header: bool = False
     audio_wav: Path | None = None
+    presses_pcap: Path | None = None
 
 
 _UAS_HEADERS: Final = """[last_Via:]
@@ -150,23 +151,25 @@ def _answered(b: PhoneBehaviour) -> list[str]:
     if b.audio_wav is not None:
         out.append(f'    <exec rtp_stream="{b.audio_wav},-1,0"/>\n')
     out.append("  </action></recv>\n")
-    waited = 0
-    steps: list[tuple[int, str]] = [(at, f"press {key}") for at, key in b.presses]
+    steps: list[tuple[int, str]] = []
+    if b.presses and b.presses_pcap is not None:
+        steps.append((b.presses[0][0], "press"))
     if b.hangup_after_ms is not None:
         steps.append((b.hangup_after_ms, "hangup"))
+    waited = 0
     for index, (at, what) in enumerate(sorted(steps)):
         label = f"step{index}"
-        delay = max(1, at - waited)
-        waited = max(waited, at)
         out.append(
-            f'  <recv request="BYE" timeout="{delay}" ontimeout="{label}" next="bye"/>\n'
-            f'  <label id="{label}"/>\n'
+            f'  <recv request="BYE" timeout="{max(1, at - waited)}" ontimeout="{label}" '
+            f'next="bye"/>\n  <label id="{label}"/>\n'
         )
+        waited = max(waited, at)
         if what == "hangup":
             out.append('  <nop next="hangup"/>\n')
         else:
-            pcap = DTMF_PCAP_DIR / f"dtmf_2833_{what.split()[1]}.pcap"
-            out.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+            out.append(
+                f'  <nop><action><exec play_pcap_audio="{b.presses_pcap}"/></action></nop>\n'
+            )
     if b.hangup_from_header:
         out.append(
             '  <nop><action><test assign_to="timed" variable="hangup_ms" '
@@ -217,6 +220,8 @@ class PhoneLog:
     """What one phone received, per SIP request method, in order."""
 
     received: list[tuple[str, str]] = field(default_factory=list)  # (method, call id)
+    sent: list[tuple[str, str]] = field(default_factory=list)  # requests it sent itself
+    rejected: dict[str, int] = field(default_factory=dict)  # call id -> final status sent
 
     def count(self, method: str) -> int:
         """How many requests of ``method`` the phone received."""
@@ -230,11 +235,12 @@ class PhoneLog:
         return out
 
     def unended(self) -> list[str]:
-        """Calls the far end started and never ended with a CANCEL or BYE."""
+        """Calls that were never ended: not rejected, no CANCEL or BYE either way."""
+        hung_up = {cid for method, cid in self.sent if method == "BYE"} | set(self.rejected)
         return [
             cid
             for cid, methods in self.calls().items()
-            if "INVITE" in methods and not {"CANCEL", "BYE"} & set(methods)
+            if "INVITE" in methods and not {"CANCEL", "BYE"} & set(methods) and cid not in hung_up
         ]
 
 
@@ -251,12 +257,15 @@ def read_phone_log(path: Path) -> PhoneLog:
     if not path.exists():
         return log
     for match in _BLOCK.finditer(path.read_text(errors="replace").replace("\r\n", "\n")):
-        if "received" not in match["what"]:
-            continue
         msg = match["msg"]
         first = msg.split("\n", 1)[0]
-        if first.startswith("SIP/2.0"):
-            continue
         found = _CALL_ID.search(msg)
-        log.received.append((first.split(" ", 1)[0], found.group(1) if found else ""))
+        call_id = found.group(1) if found else ""
+        if first.startswith("SIP/2.0"):
+            status = int(first.split(" ", 2)[1])
+            if "sent" in match["what"] and status >= 300 and "INVITE" in msg.split("CSeq:")[-1]:
+                log.rejected[call_id] = status
+            continue
+        entry = (first.split(" ", 1)[0], call_id)
+        (log.received if "received" in match["what"] else log.sent).append(entry)
     return log

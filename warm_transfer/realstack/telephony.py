@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ from aiohttp import web
 from livekit import api
 from temporalio.client import Client
 
-from warm_transfer.models import Destination
+from warm_transfer.models import Destination, Fallback
 from warm_transfer.realstack.launcher import OBSERVER_PORT, RealLiveKit
 from warm_transfer.realstack.people import AgentParticipant, place_real_call
 from warm_transfer.realstack.phones import CALLER_NUMBER
@@ -55,6 +57,13 @@ class RealTelephony(Telephony):
         """The phone at ``number``, through its own trunk."""
         return self.real.destination(number, **fields)
 
+    def fallback(self, fallback: Fallback) -> Fallback:
+        """A voicemail box is a phone too: dialed through its own trunk."""
+        if fallback.kind != "voicemail" or fallback.sip_call_to not in self.real.phones:
+            return fallback
+        trunk = self.real.phones[fallback.sip_call_to].trunk_id
+        return fallback.model_copy(update={"sip_trunk_id": trunk})
+
     async def place_call(self, room_name: str, hang_up_after_s: float | None = None) -> Call:
         """Dials the caller's phone into ``room_name`` beside a WebRTC agent."""
         call = await place_real_call(
@@ -70,12 +79,12 @@ class RealTelephony(Telephony):
         self.agents[room_name] = call.agent
         return Call(call.room_name, call.caller_identity, call.agent_identity)
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, livekit_url: str) -> dict[str, str]:
         """What the briefing agent and the webhook bridge run with."""
         return {
             **os.environ,
             "TEMPORAL_ADDRESS": self.temporal_address,
-            "LIVEKIT_URL": self.real.ws_url,
+            "LIVEKIT_URL": livekit_url,
             "LIVEKIT_API_KEY": self.real.api_key,
             "LIVEKIT_API_SECRET": self.real.api_secret,
             "WEBHOOK_BIND": self.real.webhook_bind,
@@ -85,15 +94,15 @@ class RealTelephony(Telephony):
     async def start(self, client: Client, narrate: Narrator | None = None) -> None:
         """Starts the keypad briefing agent, the webhook bridge and the narration."""
         self._narrate = narrate
-        for name, module, ready in (
-            ("keypad-briefer", "warm_transfer.agents.keypad", "keypad briefer registered"),
-            ("webhook-bridge", "warm_transfer.webhook_bridge", "webhook bridge listening"),
+        for name, module, url, ready in (
+            ("keypad-briefer", "warm_transfer.agents.keypad", self.real.ws_url, "registered"),
+            ("webhook-bridge", "warm_transfer.webhook_bridge", self.real.url, "listening"),
         ):
             service = Service(
                 name,
                 [sys.executable, "-m", module],
                 self.workdir / f"{name}.log",
-                self.environment(),
+                self.environment(url),
             )
             self._processes.append(service)
             await service.start()
@@ -142,13 +151,14 @@ class RealTelephony(Telephony):
         return state
 
     async def aclose(self) -> None:
-        """Stops the agents, the processes and the narration."""
+        """Stops the processes, the agents and the narration (whatever state they are in)."""
         if self._phone_tail is not None:
             self._phone_tail.cancel()
-        for agent in self.agents.values():
-            await agent.leave()
         for service in reversed(self._processes):
-            await service.kill(15)
+            await service.kill(signal.SIGTERM)
+        for agent in self.agents.values():
+            with contextlib.suppress(Exception):  # a room already gone is left already
+                await agent.leave()
         if self._observer is not None:
             await self._observer.cleanup()
 

@@ -3,6 +3,8 @@
 Configuration (environment, read in `main` only): ``TEMPORAL_ADDRESS``,
 ``TEMPORAL_NAMESPACE`` and ``WARM_TRANSFER_PAYLOAD_KEY`` as for the worker;
 ``LIVEKIT_API_KEY`` and ``LIVEKIT_API_SECRET`` (the key LiveKit signs webhooks with);
+``LIVEKIT_URL`` (optional: lets the bridge follow dialed legs until they answer, since
+LiveKit sends no webhook for that);
 ``WEBHOOK_BIND`` (host:port, default ``127.0.0.1:8090``); ``LOG_FORMAT``, ``LOG_LEVEL``
 and ``LOG_DROP_PHONE_NUMBERS`` as for the worker.
 """
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
+from livekit.api import LiveKitAPI
 from pydantic import SecretStr
 from temporalio.client import Client
 
@@ -40,6 +43,7 @@ class BridgeSettings:
     api_secret: SecretStr
     host: str
     port: int
+    livekit_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> BridgeSettings:
@@ -62,16 +66,26 @@ class BridgeSettings:
             api_secret=SecretStr(env["LIVEKIT_API_SECRET"].strip()),
             host=host.strip("[]"),
             port=int(port),
+            livekit_url=env.get("LIVEKIT_URL", "").strip(),
         )
 
 
 async def run_bridge(client: Client, settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Serves webhooks until ``stop`` is set."""
-    options = BridgeOptions(settings.api_key, settings.api_secret.get_secret_value())
-    async with serve_bridge(WebhookBridge(client, options), settings.host, settings.port) as url:
-        log.info("webhook bridge listening", url=url, namespace=settings.temporal.namespace)
-        await stop.wait()
-        log.info("webhook bridge stopping")
+    secret = settings.api_secret.get_secret_value()
+    options = BridgeOptions(settings.api_key, secret)
+    lk = None
+    if settings.livekit_url:
+        lk = LiveKitAPI(settings.livekit_url, settings.api_key, secret, failover=False)
+    try:
+        bridge = WebhookBridge(client, options, lk)
+        async with serve_bridge(bridge, settings.host, settings.port) as url:
+            log.info("webhook bridge listening", url=url, namespace=settings.temporal.namespace)
+            await stop.wait()
+            log.info("webhook bridge stopping")
+    finally:
+        if lk is not None:
+            await lk.aclose()
 
 
 async def main(client: Client | None = None) -> None:

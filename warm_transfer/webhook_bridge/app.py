@@ -13,8 +13,9 @@ from google.protobuf.json_format import ParseError
 from livekit import api
 from temporalio.client import Client
 
+from warm_transfer.webhook_bridge.answers import AnswerWatcher
 from warm_transfer.webhook_bridge.delivery import SignalDelivery
-from warm_transfer.webhook_bridge.routes import route_event
+from warm_transfer.webhook_bridge.routes import leg_to_follow, route_event
 
 WEBHOOK_PATH: Final = "/livekit/webhook"
 HEALTH_PATH: Final = "/healthz"
@@ -50,13 +51,17 @@ class WebhookBridge:
         options: credentials and timings.
     """
 
-    def __init__(self, client: Client, options: BridgeOptions) -> None:
+    def __init__(
+        self, client: Client, options: BridgeOptions, lk: api.LiveKitAPI | None = None
+    ) -> None:
+        # lk: a RoomService client to follow dialed legs until answered (AnswerWatcher).
         if not options.api_key or not options.api_secret:
             # TokenVerifier would fall back to the environment: refuse rather than guess.
             raise ValueError("the bridge needs a LiveKit API key and secret")
         self.options = options
         self.receiver = api.WebhookReceiver(api.TokenVerifier(options.api_key, options.api_secret))
         self.delivery = SignalDelivery(client, give_up_after_s=options.give_up_after_s)
+        self.answers = AnswerWatcher(lk, self.delivery)
         self.rejected = 0
 
     def app(self) -> web.Application:
@@ -82,6 +87,8 @@ class WebhookBridge:
             return web.json_response({"error": "not a WebhookEvent"}, status=400)
         except Exception as err:  # jwt, hash and decoding errors alike: not authentic
             return self._reject(type(err).__name__)
+        if (leg := leg_to_follow(event)) is not None:
+            self.answers.follow(*leg)
         route = route_event(event)
         if route is None:
             return web.json_response({"event": event.event, "signal": None})
@@ -120,4 +127,5 @@ async def serve_bridge(
         yield f"http://{host}:{bound}{WEBHOOK_PATH}"
     finally:
         await runner.cleanup()
+        await bridge.answers.aclose()
         await bridge.delivery.aclose()

@@ -47,9 +47,10 @@ class Route:
 def route_event(event: api.WebhookEvent) -> Route | None:
     """The signal a verified webhook stands for, or None when it stands for none.
 
-    - a dialed human's ``sip.callStatus`` is ``active`` (``participant_attributes_changed``,
-      or ``participant_joined`` of a leg already active): ``human_answered``. A plain
-      ``participant_joined`` fires while the phone still rings, so it is not enough.
+    - a dialed human's leg joins already ``active``: ``human_answered``. LiveKit sends
+      ``participant_joined`` while the phone still rings (``dialing``) and no webhook at
+      all when it is answered: `leg_to_follow` names those legs for `AnswerWatcher`.
+      (``participant_attributes_changed`` is still understood: LiveKit sends none.)
     - the caller leaves (``participant_left``): ``caller_hung_up``.
     - an answered human leg leaves on its own (``participant_left``, CLIENT_INITIATED):
       ``human_declined`` with reason ``hung up``. The workflow ignores it unless that
@@ -85,3 +86,16 @@ def route_event(event: api.WebhookEvent) -> Route | None:
         declined = HumanDeclined(participant_identity=identity, reason=_HUMAN_GONE[reason])
         return Route(workflow_id, "human_declined", declined, identity)
     return None
+
+
+def leg_to_follow(event: api.WebhookEvent) -> tuple[str, str, str] | None:
+    """``(room, identity, workflow id)`` of a dialed human leg that joined still ringing."""
+    if event.event != "participant_joined" or not event.HasField("participant"):
+        return None
+    attributes = dict(event.participant.attributes)
+    workflow_id = attributes.get(ATTR_WORKFLOW_ID, "")
+    if attributes.get(ATTR_ROLE) != "human" or not workflow_id:
+        return None
+    if attributes.get(CALL_STATUS) == "active":
+        return None  # route_event signals it at once
+    return event.room.name, event.participant.identity, workflow_id
