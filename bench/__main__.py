@@ -19,15 +19,25 @@ from bench.config import TARGETS, BenchConfig, for_mode
 from bench.harness import WORKER_ENV, open_rig
 from bench.phases import PHASES, run_phases, say
 from bench.stats import machine
+from warm_transfer.realstack.binaries import RealStackUnavailable
+from warm_transfer.realstack.build import ensure_real_stack
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+REAL_OUT = Path(__file__).resolve().parent / "results-real.json"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes, for CI (< 60 s)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
+    p.add_argument(
+        "--livekit",
+        choices=("sim", "real"),
+        default="sim",
+        help="the stand-in (default), or real livekit-server, livekit-sip and SIP phones "
+        "(latency and cost only; results in bench/results-real.json)",
+    )
+    p.add_argument("--out", type=Path, help="results JSON path (default bench/results*.json)")
     p.add_argument("--workdir", type=Path, help="process logs (default: a temp dir)")
     p.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
     p.add_argument("--samples", type=int, help="latency samples (engine and direct)")
@@ -91,25 +101,50 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def main_real(args: argparse.Namespace) -> dict[str, Any]:
+    """The latency and cost figures on the real stack (`bench.real`)."""
+    from bench.real import run_real
+
+    ensure_real_stack()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="wt-bench-real-"))
+    samples = args.samples or (3 if args.quick else 20)
+    results: dict[str, Any] = {
+        "mode": f"real, {samples} transfers each",
+        "machine": machine(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "targets": dict(TARGETS),
+        "logs": str(workdir),
+    }
+    began = time.monotonic()
+    say(f"starting the real LiveKit stack, phones and worker (logs in {workdir})")
+    results |= await run_real(workdir, samples)
+    results["elapsed_s"] = round(time.monotonic() - began, 1)
+    return results
+
+
 async def _stoppable(args: argparse.Namespace) -> dict[str, Any]:
     # SIGTERM (a CI timeout) cancels the run, so every process it started is stopped.
     task = asyncio.current_task()
     if task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await main_async(args)
+    return await (main_real(args) if args.livekit == "real" else main_async(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 even when a target is missed)."""
     args = parse_args(argv)
+    out = args.out or (REAL_OUT if args.livekit == "real" else DEFAULT_OUT)
     try:
         results = asyncio.run(_stoppable(args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; the processes it started are stopped", file=sys.stderr)
         return 130
-    report.write(results, args.out)
+    except RealStackUnavailable as err:
+        print(f"bench: {err}", file=sys.stderr)
+        return 2
+    report.write(results, out)
     print(report.table(results))
-    print(f"\nwrote {args.out} in {results['elapsed_s']} s")
+    print(f"\nwrote {out} in {results['elapsed_s']} s")
     return 0
 
 

@@ -41,6 +41,24 @@ ROWS: list[tuple[str, str, str]] = [
     ("history_events_per_three_failures", "   history events, 3 failures + voicemail", ""),
 ]
 
+# The real stack's figures (`bench.real`): each end read where it happens.
+REAL_ROWS: list[tuple[str, str, str]] = [
+    ("handoff_gap_ms_p50", "1. handoff gap p50 (accept -> SFU forwards human to caller)", "ms"),
+    ("handoff_gap_ms_p99", "   handoff gap p99", "ms"),
+    ("time_to_dial_ms_p50", "2. time to dial p50 (start -> INVITE at the phone)", "ms"),
+    ("time_to_dial_ms_p99", "   time to dial p99", "ms"),
+    ("direct_handoff_gap_ms_p50", "3. direct script: handoff gap p50", "ms"),
+    ("direct_handoff_gap_ms_p99", "   direct script: handoff gap p99", "ms"),
+    ("direct_time_to_dial_ms_p50", "   direct script: time to dial p50", "ms"),
+    ("direct_time_to_dial_ms_p99", "   direct script: time to dial p99", "ms"),
+    ("handoff_gap_ratio_p50", "   engine/direct handoff gap (p50)", "x"),
+    ("time_to_dial_ratio_p50", "   engine/direct time to dial (p50)", "x"),
+    ("exposed_before_accept_ms_p99", "   caller subscribed to ringing human, p99", "ms"),
+    ("direct_exposed_before_accept_ms_p99", "   the same, direct script, p99", "ms"),
+    ("not_connected", "   engine transfers not connected", ""),
+    ("direct_not_connected", "   direct transfers not connected", ""),
+    ("actions_per_success", "6. billable actions per connected transfer", ""),
+]
 
 DETAILS = ("cpu_ms_per_transfer", "actions_breakdown_success", "actions_breakdown_three_failures")
 
@@ -58,7 +76,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [f"warm-transfer bench ({results['mode']}) on {_machine(results['machine'])}", ""]
     lines.append(f"{'figure':<58}{'value':>12}  {'unit':<5}{'target':>9}")
     lines.append("-" * 86)
-    for key, label, unit in ROWS:
+    for key, label, unit in REAL_ROWS if results.get("livekit") == "real" else ROWS:
         if key not in results:
             continue
         target = TARGETS.get(key, "")

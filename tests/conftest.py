@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -28,6 +29,8 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli(),
         search_attributes=sa.ALL,
         dev_server_log_level="error",
+        # The SDK's 5 s is too short for a busy 2-core machine (CI's size).
+        dev_server_startup_timeout=timedelta(seconds=60),
     )
     try:
         yield env

@@ -12,7 +12,7 @@ import structlog
 from livekit.protocol import models as proto_models
 from livekit.protocol import sip as proto_sip
 
-from warm_transfer.livekit_sim.errors import TwirpError, invalid_argument
+from warm_transfer.livekit_sim.errors import TwirpError, invalid_argument, ring_timeout
 from warm_transfer.livekit_sim.model import Dispatch, Participant, new_id
 from warm_transfer.livekit_sim.scenarios import ScenarioTable, lookup
 from warm_transfer.livekit_sim.sip import (
@@ -65,6 +65,25 @@ class Dialer:
     def _later(self, leg: SipLeg, delay: float, fn: Callable[[SipLeg], None]) -> None:
         leg.timers.append(asyncio.get_running_loop().call_later(delay, fn, leg))
 
+    # -- trunks -----------------------------------------------------------------------
+
+    async def create_outbound_trunk(
+        self, req: proto_sip.CreateSIPOutboundTrunkRequest
+    ) -> proto_sip.SIPOutboundTrunkInfo:
+        """Stores an outbound trunk; livekit-server wants an address and a number."""
+        trunk = req.trunk
+        if not trunk.address:
+            raise invalid_argument("address", "is required")
+        if not trunk.numbers:
+            raise invalid_argument("numbers", "no trunk numbers specified")
+        info = proto_sip.SIPOutboundTrunkInfo()
+        info.CopyFrom(trunk)
+        info.sip_trunk_id = new_id("ST_")
+        if self.trunks is not None:
+            self.trunks = self.trunks | {info.sip_trunk_id}
+        self.state.events.emit("trunk_created", sip_trunk_id=info.sip_trunk_id)
+        return info
+
     # -- CreateSIPParticipant ----------------------------------------------------------
 
     def _validate(self, req: proto_sip.CreateSIPParticipantRequest) -> str:
@@ -97,6 +116,9 @@ class Dialer:
             if req.sip_number:
                 attrs["sip.trunkPhoneNumber"] = req.sip_number
         identity = req.participant_identity or f"sip_{number}"
+        # livekit-sip joins the room over WebRTC and publishes the leg's track before
+        # it sends the INVITE (it may play a dial tone into it): the leg is ACTIVE, with
+        # a track, while it is still "dialing". It subscribes to nobody until answered.
         p = self.state.join(
             req.room_name,
             identity,
@@ -104,7 +126,6 @@ class Dialer:
             name=req.participant_name or f"Phone {number}",
             metadata=req.participant_metadata,
             attributes=attrs,
-            active=False,
         )
         leg = SipLeg(call_id, number, req.sip_trunk_id, scenario, p, req)
         self._dialed.add(p.identity)
@@ -136,7 +157,7 @@ class Dialer:
             # A bad number is refused before the phone ever rings.
             self._later(leg, min(RINGING_AFTER_S * ts, ring / 2), self._ringing)
         if failure == 408 or ring > timeout:
-            self._later(leg, timeout, lambda lg: self._fail(lg, 408))
+            self._later(leg, timeout, self._ring_timeout)
         elif failure is None:
             self._later(leg, ring, self._answer)
         else:
@@ -167,8 +188,6 @@ class Dialer:
         if leg.ended:
             return
         leg.answered_at = time.time()
-        # ACTIVE with a track first, so whoever sees "active" also sees the track.
-        self.state.activate(leg.participant)
         self._set_status(leg, "active")
         self.state.count("sip_answered")
         leg.resolve(None)
@@ -192,6 +211,16 @@ class Dialer:
         leg.end(sip_code=code)
         self.state.leave(leg.participant, FAILURE_REASONS.get(code, FAILURE_REASONS[408]))
 
+    def _ring_timeout(self, leg: SipLeg) -> None:
+        """Nobody answered in time: livekit-sip CANCELs and answers without a SIP code."""
+        if leg.ended:
+            return
+        self._set_status(leg, "hangup")
+        self.state.count("sip_failed")
+        log.debug("call not answered", number=leg.number)
+        leg.end(error=ring_timeout())
+        self.state.leave(leg.participant, FAILURE_REASONS[408])
+
     def _hangup(self, leg: SipLeg) -> None:
         if leg.ended:
             return
@@ -214,7 +243,10 @@ class Dialer:
 
     def _briefs(self, dispatch: Dispatch, leg: SipLeg) -> bool:
         """Whether ``dispatch`` briefs ``leg``: one naming another leg (an earlier
-        human's brief, still in the consultation room) is someone else's."""
+        human's brief, still in the consultation room) is someone else's, and the room's
+        default dispatch (no agent name) briefs nobody."""
+        if not dispatch.agent_name:
+            return False
         named = self._legs_named(dispatch.metadata)
         return not named or leg.participant.identity in named
 

@@ -127,6 +127,17 @@ def sip_error(code: int, extra_meta: dict[str, str] | None = None) -> TwirpError
     return TwirpError(sip_twirp_code(code), f"sip status {code}: {reason}", meta)
 
 
+def ring_timeout() -> TwirpError:
+    """A dial nobody answered within ``ringing_timeout``, as livekit-sip reports it:
+    ``canceled`` "sip request timed out", with no SIP status (it sent the CANCEL)."""
+    return TwirpError("canceled", "sip request timed out")
+
+
+def no_response() -> TwirpError:
+    """Self-hosted livekit-server's answer to a participant call it routes nowhere."""
+    return TwirpError("unavailable", "no response from servers")
+
+
 def not_found(what: str) -> TwirpError:
     """A ``not_found`` error naming what is missing."""
     return TwirpError("not_found", f"{what} not found")

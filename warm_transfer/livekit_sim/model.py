@@ -223,7 +223,8 @@ def audibility(room: Room) -> dict[str, list[str]]:
     """Who hears whom: ``{listener: [speakers]}`` for the ACTIVE participants of ``room``.
 
     A listener hears a speaker when both are ACTIVE, the speaker's track is published,
-    unmuted and ``can_publish``, the listener ``can_subscribe`` and did not unsubscribe
+    unmuted and ``can_publish``, the listener ``can_subscribe`` (a SIP leg: once answered)
+    and did not unsubscribe
     from that track (UpdateSubscriptions). Note that UpdateParticipant replaces the whole
     permission, as LiveKit does: flags left unset become false.
     """
@@ -236,7 +237,9 @@ def audibility(room: Room) -> dict[str, list[str]]:
     ]
     out: dict[str, list[str]] = {}
     for listener in members:
-        if not listener.permission.can_subscribe:
+        # livekit-sip subscribes a SIP leg to the room only once the call is answered.
+        unanswered = listener.leg is not None and listener.leg.answered_at is None
+        if not listener.permission.can_subscribe or unanswered:
             out[listener.identity] = []
             continue
         out[listener.identity] = [

@@ -11,7 +11,7 @@ from livekit.protocol import room as proto_room
 
 from warm_transfer.livekit_sim.config import SimConfig
 from warm_transfer.livekit_sim.dialer import Dialer
-from warm_transfer.livekit_sim.errors import TwirpError, invalid_argument, not_found
+from warm_transfer.livekit_sim.errors import TwirpError, invalid_argument, no_response, not_found
 from warm_transfer.livekit_sim.model import Dispatch, new_id
 from warm_transfer.livekit_sim.state import SimState
 
@@ -76,14 +76,20 @@ class RoomService:
         self.state.delete_room(req.room)
         return proto_room.DeleteRoomResponse()
 
+    def _routed(self, room_name: str) -> None:
+        """Self-hosted livekit-server routes room calls to the room's node over psrpc; for
+        a room that exists nowhere it answers "no response from servers" (after 3 s,
+        not simulated)."""
+        if self.config.self_hosted and room_name not in self.state.rooms:
+            raise no_response()
+
     async def list_participants(
         self, req: proto_room.ListParticipantsRequest
     ) -> proto_room.ListParticipantsResponse:
-        """Participants of a room (``not_found`` for an unknown room)."""
-        room = self.state.room(req.room)
-        return proto_room.ListParticipantsResponse(
-            participants=[p.to_proto() for p in room.participants.values()]
-        )
+        """Participants of a room (none for an unknown room, as livekit-server answers)."""
+        room = self.state.rooms.get(req.room)
+        found = [] if room is None else room.participants.values()
+        return proto_room.ListParticipantsResponse(participants=[p.to_proto() for p in found])
 
     async def get_participant(
         self, req: proto_room.RoomParticipantIdentity
@@ -102,9 +108,17 @@ class RoomService:
     async def move_participant(
         self, req: proto_room.MoveParticipantRequest
     ) -> proto_room.MoveParticipantResponse:
-        """Moves a participant to another room (LiveKit Cloud only)."""
+        """Moves a participant to another room (LiveKit Cloud only).
+
+        Self-hosted livekit-server forwards the call to the participant's node, whose
+        RoomManager answers ``errors.New("not implemented")`` (``unknown``); for a
+        participant hosted nowhere nobody answers (``unavailable``).
+        """
         if self.config.self_hosted:
-            raise TwirpError("unimplemented", "not implemented")
+            room = self.state.rooms.get(req.room)
+            if room is None or req.identity not in room.participants:
+                raise no_response()
+            raise TwirpError("unknown", "not implemented")
         if not req.destination_room:
             raise invalid_argument("destination_room", "is required")
         if req.destination_room == req.room:
@@ -152,6 +166,7 @@ class RoomService:
         self, req: proto_room.UpdateSubscriptionsRequest
     ) -> proto_room.UpdateSubscriptionsResponse:
         """Subscribes/unsubscribes a participant to/from tracks."""
+        self._routed(req.room)
         p = self.state.participant(req.room, req.identity)
         sids = list(req.track_sids)
         for pt in req.participant_tracks:
@@ -171,6 +186,7 @@ class RoomService:
 
     async def send_data(self, req: proto_room.SendDataRequest) -> proto_room.SendDataResponse:
         """Records a data packet sent to the room."""
+        self._routed(req.room)
         self.state.room(req.room)
         self.state.count("data_sent")
         self.state.events.emit(

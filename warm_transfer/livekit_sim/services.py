@@ -20,7 +20,7 @@ from livekit.protocol import sip as proto_sip
 
 from warm_transfer.livekit_sim.auth import Grants
 from warm_transfer.livekit_sim.dialer import Dialer
-from warm_transfer.livekit_sim.errors import invalid_argument, not_found
+from warm_transfer.livekit_sim.errors import invalid_argument, no_response, not_found
 from warm_transfer.livekit_sim.model import Dispatch, new_id
 from warm_transfer.livekit_sim.room_service import RoomService
 from warm_transfer.livekit_sim.state import SimState
@@ -88,8 +88,14 @@ class AgentDispatchService:
     async def list_dispatch(
         self, req: proto_dispatch.ListAgentDispatchRequest
     ) -> proto_dispatch.ListAgentDispatchResponse:
-        """Dispatches of a room, optionally only ``dispatch_id``."""
+        """Dispatches of a room, optionally only ``dispatch_id``.
+
+        Self-hosted livekit-server asks the room's node; for a room that exists nowhere
+        it answers "no response from servers".
+        """
         room = self.state.rooms.get(req.room)
+        if room is None and self.state.config.self_hosted:
+            raise no_response()
         found = [] if room is None else list(room.dispatches.values())
         if req.dispatch_id:
             found = [d for d in found if d.id == req.dispatch_id]
@@ -136,6 +142,11 @@ def build_routes(
         "MutePublishedTrack": Route(r.MuteRoomTrackRequest, rooms.mute_published_track, _admin),
     }
     sip_routes: dict[str, Route] = {
+        "CreateSIPOutboundTrunk": Route(
+            proto_sip.CreateSIPOutboundTrunkRequest,
+            dialer.create_outbound_trunk,
+            lambda g, _: g.sip_admin,
+        ),
         "CreateSIPParticipant": Route(
             proto_sip.CreateSIPParticipantRequest, dialer.create, lambda g, _: g.sip_call
         ),

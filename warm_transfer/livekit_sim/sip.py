@@ -18,7 +18,7 @@ from typing import Any, Final
 from livekit.protocol import models as proto_models
 from livekit.protocol import sip as proto_sip
 
-from warm_transfer.livekit_sim.errors import sip_error
+from warm_transfer.livekit_sim.errors import TwirpError, sip_error
 from warm_transfer.livekit_sim.model import Participant
 from warm_transfer.livekit_sim.scenarios import FAILURE_SIP_CODES, Scenario
 
@@ -69,8 +69,8 @@ class SipLeg:
         """The participant left the room: stop the timeline; waiters get 487."""
         self.end(sip_code=487)
 
-    def end(self, sip_code: int | None = None) -> None:
-        """Stops every timer; a pending wait fails with ``sip_code`` (if given)."""
+    def end(self, sip_code: int | None = None, error: TwirpError | None = None) -> None:
+        """Stops every timer; a pending wait fails with ``error``, else ``sip_code``."""
         if self.ended:
             return
         self.ended = True
@@ -78,15 +78,17 @@ class SipLeg:
             timer.cancel()
         self.timers.clear()
         self.awaiting_brief = False
-        if sip_code is not None:
-            self.resolve(sip_code)
+        if error is not None or sip_code is not None:
+            self.resolve(sip_code, error)
 
-    def resolve(self, sip_code: int | None) -> None:
-        """Answers whoever waits for the call: None = answered, else the SIP failure."""
+    def resolve(self, sip_code: int | None, error: TwirpError | None = None) -> None:
+        """Answers whoever waits for the call: None = answered, else the failure."""
         for waiter in self.waiters:
             if waiter.done():
                 continue
-            if sip_code is None:
+            if error is not None:
+                waiter.set_exception(error)
+            elif sip_code is None:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(sip_error(sip_code))

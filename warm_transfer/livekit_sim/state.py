@@ -17,6 +17,7 @@ from warm_transfer.livekit_sim.config import SimConfig
 from warm_transfer.livekit_sim.errors import not_found
 from warm_transfer.livekit_sim.events import EventLog
 from warm_transfer.livekit_sim.model import (
+    Dispatch,
     Participant,
     Room,
     audibility,
@@ -95,6 +96,10 @@ class SimState:
             departure_timeout=departure_timeout,
             max_participants=max_participants,
         )
+        # livekit-server gives every new room the default dispatch (no agent name):
+        # the one automatic-dispatch workers take. ListDispatch shows it.
+        default = Dispatch(new_id("AD_"), "", name, "")
+        room.dispatches[default.id] = default
         self.rooms[name] = room
         self.count("rooms_created")
         self.events.emit("room_created", room=name, room_sid=room.sid)
@@ -210,6 +215,8 @@ class SimState:
     def _remove(self, room: Room, p: Participant, reason: int) -> None:
         del room.participants[p.identity]
         self._forget_track(room, p)
+        if p.track_sid is not None:
+            self._hook("track_unpublished", room, p, track=True)
         p.state = DISCONNECTED
         p.disconnect_reason = reason
         p.version += 1
@@ -230,7 +237,8 @@ class SimState:
         """Merges attributes like LiveKit (an empty value deletes the key).
 
         Returns:
-            True when something changed (then participant_attributes_changed fires).
+            True when something changed. LiveKit sends no webhook for it (there is no
+            ``participant_attributes_changed`` webhook); the sim's own event log has it.
         """
         changed: dict[str, str] = {}
         for key, value in changes.items():
@@ -247,9 +255,6 @@ class SimState:
         self.events.emit(
             "attributes_changed", room=p.room, participant_identity=p.identity, changed=changed
         )
-        room = self.rooms.get(p.room)
-        if room is not None and room.participants.get(p.identity) is p:
-            self._hook("participant_attributes_changed", room, p)
         return True
 
     def move(self, p: Participant, destination: str) -> None:

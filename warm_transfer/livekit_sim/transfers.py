@@ -41,7 +41,7 @@ class TransferService:
             raise invalid_argument("transfer_to", "must be a tel: or sip: URI")
         p = self.state.participant(req.room_name, req.participant_identity)
         if p.kind != SIP_KIND:
-            raise TwirpError("failed_precondition", "participant is not a SIP participant")
+            raise TwirpError("invalid_argument", "participant is not a SIP participant")
         if p.leg is not None and p.leg.answered_at is None:
             raise TwirpError("failed_precondition", "SIP call is not answered yet")
         scenario = lookup(self.dialer.scenarios, number_from_uri(to))

@@ -64,7 +64,9 @@ PHONE_BOOK: Final[dict[str, PhoneSpec]] = {
             PhoneBehaviour(ring_ms=600, presses=_press("2")),
             "answers, presses 2 (decline)",
         ),
-        PhoneSpec("+15105550104", PhoneBehaviour(ring_ms=100, status=404), "404 Not Found"),
+        PhoneSpec(
+            "+15105550104", PhoneBehaviour(ring_ms=0, status=404), "404 Not Found, never rings"
+        ),
         PhoneSpec(
             "+15105550105",
             PhoneBehaviour(ring_ms=600, hangup_after_ms=2000),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -33,7 +34,8 @@ class PhoneBehaviour:
     """What a phone does with each call it gets.
 
     Attributes:
-        ring_ms: how long it rings before the final answer; None rings until CANCEL.
+        ring_ms: how long it rings before the final answer; None rings until CANCEL,
+            0 answers at once without ringing (no 180: a carrier refusing a bad number).
         status: the final answer: 200 picks up, anything else rejects with that code.
         presses: keys pressed after answering, as (milliseconds after the answer, key).
         hangup_after_ms: hangs up (BYE) this long after answering; None never does.
@@ -122,7 +124,8 @@ def render_scenario(b: PhoneBehaviour) -> str:
         )
     out.append("  </action></recv>\n")
     out.append(_reply(100, "Trying"))
-    out.append(_reply(180, "Ringing"))
+    if b.ring_ms != 0:
+        out.append(_reply(180, "Ringing"))
     if b.ring_ms is None:
         out.append('  <recv request="CANCEL" next="cancelled"/>\n')
     else:
@@ -222,6 +225,8 @@ class PhoneLog:
     received: list[tuple[str, str]] = field(default_factory=list)  # (method, call id)
     sent: list[tuple[str, str]] = field(default_factory=list)  # requests it sent itself
     rejected: dict[str, int] = field(default_factory=dict)  # call id -> final status sent
+    # Call id -> wall clock (epoch s) of the first INVITE of that call the phone received.
+    invited_at: dict[str, float] = field(default_factory=dict)
 
     def count(self, method: str) -> int:
         """How many requests of ``method`` the phone received."""
@@ -245,10 +250,19 @@ class PhoneLog:
 
 
 _BLOCK = re.compile(
-    r"^-{20,} [^\n]*\n(?P<what>[^\n]*(?:received|sent)[^\n]*)\n\n(?P<msg>.*?)(?=^-{20,} |\Z)",
+    r"^-{20,} (?P<when>[^\n]*)\n(?P<what>[^\n]*(?:received|sent)[^\n]*)\n\n"
+    r"(?P<msg>.*?)(?=^-{20,} |\Z)",
     re.M | re.S,
 )
 _CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.M | re.I)
+
+
+def _wall_clock(stamp: str) -> float:
+    """sipp's block header time (``2026-12-03 10:25:59.674682``, local time) as epoch s."""
+    try:
+        return datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        return float("nan")
 
 
 def read_phone_log(path: Path) -> PhoneLog:
@@ -268,4 +282,6 @@ def read_phone_log(path: Path) -> PhoneLog:
             continue
         entry = (first.split(" ", 1)[0], call_id)
         (log.received if "received" in match["what"] else log.sent).append(entry)
+        if entry[0] == "INVITE" and "received" in match["what"]:
+            log.invited_at.setdefault(call_id, _wall_clock(match["when"]))
     return log
