@@ -48,6 +48,8 @@ from warm_transfer.models import (
 log = structlog.get_logger(__name__)
 
 _PROBE_ROOM = "warm-transfer-bridge-probe"
+# How long a brief waits for an answered leg's track (the brief's timeout is 10 s).
+TRACK_WAIT_S = 5.0
 
 
 def _permission(hearing: bool) -> api.ParticipantPermission:
@@ -166,7 +168,7 @@ class BridgeActivities(LiveKitBase):
             if leg is None and follow:
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 2, 0.05)
         if await self._set_permission(room, identity, hearing=False):
             await self._unheard(room, identity, sids)
 
@@ -177,9 +179,25 @@ class BridgeActivities(LiveKitBase):
             if other.identity != identity:
                 await self._subscribe(room, other.identity, track_sids, subscribe=False)
 
+    async def _published(
+        self, room: str, identity: str, within_s: float
+    ) -> api.ParticipantInfo | None:
+        """The leg once its track is published (None if it is gone; as it is, at the end)."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + within_s, 0.005
+        while True:
+            leg = await self._find(room, identity)
+            if leg is None or leg.tracks or loop.time() >= deadline:
+                return leg
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
     async def _open_for_briefing(self, req: BriefRequest) -> None:
         room = req.room_name
-        human = await self._find(room, req.human_identity)
+        # The answer can come before livekit-sip has published the leg's track (seen on
+        # a loaded host): the caller must be taken off that track before the brief, not
+        # just off the tracks that exist yet.
+        human = await self._published(room, req.human_identity, TRACK_WAIT_S)
         if human is None:
             return  # hung up: the workflow learns it from the decision it never gets
         caller = await self._find(room, req.caller_identity)
