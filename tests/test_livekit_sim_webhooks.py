@@ -97,7 +97,7 @@ async def test_webhooks_are_signed_ordered_and_complete(h: SimHarness, inbox: In
     )
     await h.control.wait_for_event(lambda e: e["type"] == "participant_left")
     await h.api.room.delete_room(api.DeleteRoomRequest(room="r"))
-    await inbox.wait_for(11)
+    await inbox.wait_for(12)
     events = [receiver().receive(body, auth) for body, auth, _ in inbox.received]
     assert {ctype for _, _, ctype in inbox.received} == {"application/webhook+json"}
     summary = [
@@ -107,10 +107,11 @@ async def test_webhooks_are_signed_ordered_and_complete(h: SimHarness, inbox: In
     assert summary == [
         ("room_started", "", ""),
         ("participant_joined", "leg", "dialing"),
+        ("track_published", "leg", "dialing"),  # before the INVITE, as livekit-sip does
         ("participant_attributes_changed", "leg", "ringing"),
-        ("track_published", "leg", "ringing"),
         ("participant_attributes_changed", "leg", "active"),
         ("participant_joined", "busy", "dialing"),
+        ("track_published", "busy", "dialing"),
         ("participant_attributes_changed", "busy", "ringing"),
         ("participant_attributes_changed", "busy", "hangup"),
         ("participant_left", "busy", "hangup"),
