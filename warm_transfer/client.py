@@ -295,10 +295,8 @@ def _start_options(
 
 
 def _static_details(request: TransferRequest) -> str:
-    hunt = ", ".join(
-        "[" + " + ".join(entry_numbers(d)) + " at once]"
-        if isinstance(d, DestinationGroup)
-        else d.sip_call_to
+    hunt = ", ".join(  # a ring group in brackets: its phones ring at once
+        f"[{' + '.join(entry_numbers(d))}]" if isinstance(d, DestinationGroup) else d.sip_call_to
         for d in request.destinations
     )
     fallback = request.fallback.kind.replace("_", " ")
