@@ -9,6 +9,7 @@ the engine created in LiveKit.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
@@ -131,8 +132,16 @@ class TransferCore:
         if self._hanging_up:
             started, self._hanging_up = self._hanging_up, []
             await asyncio.gather(*started)
-        legs = list(self.ledger.legs)
-        await asyncio.gather(*(self.hang_up(identity, local=local) for identity in legs))
+        hang_ups = [self.hang_up(identity, local=local) for identity in self.ledger.legs]
+        try:
+            await asyncio.gather(*hang_ups)
+        except BaseException:
+            # A workflow evicted from the cache mid-transfer (cancelled, then refused
+            # every command) never starts some of these: close them quietly.
+            for hang_up in hang_ups:
+                if inspect.getcoroutinestate(hang_up) == inspect.CORO_CREATED:
+                    hang_up.close()
+            raise
         wid = workflow.info().workflow_id
         rooms, self.ledger.rooms = self.ledger.rooms, []
         await asyncio.gather(
