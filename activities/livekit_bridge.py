@@ -200,14 +200,19 @@ class BridgeActivities(LiveKitBase):
         human = await self._published(room, req.human_identity, TRACK_WAIT_S)
         if human is None:
             return  # hung up: the workflow learns it from the decision it never gets
-        caller = await self._find(room, req.caller_identity)
-        agent = await self._find(room, req.agent_identity)
         for listener in (req.caller_identity, req.agent_identity):
             await self._subscribe(room, listener, _track_sids(human), subscribe=False)
-        # Unsubscribed while deaf stays unsubscribed once hearing: livekit-server does
-        # not auto-subscribe a participant again to tracks it was taken off.
+        # The human hears nobody in the room yet: not the caller or the AI agent, nor
+        # another member of a ring group still being hung up. Unsubscribed while deaf
+        # stays unsubscribed once hearing: livekit-server does not auto-subscribe a
+        # participant again to tracks it was taken off.
+        listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
+        others = [p for p in listed.participants if p.identity != req.human_identity]
         await self._subscribe(
-            room, req.human_identity, [*_track_sids(caller), *_track_sids(agent)], subscribe=False
+            room,
+            req.human_identity,
+            [sid for other in others for sid in _track_sids(other)],
+            subscribe=False,
         )
         await self._set_permission(room, req.human_identity, hearing=True)
         log.info("human isolated for the briefing", room=room, leg=req.human_identity)

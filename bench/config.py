@@ -14,6 +14,10 @@ BUSY: Final = "+15550190003"  # 486 Busy Here at once
 UNAVAILABLE: Final = "+15550190004"  # 480 Temporarily Unavailable at once
 REJECTS: Final = "+15550190005"  # 603 Decline at once (the human rejects the call)
 VOICEMAIL: Final = "+15550190009"  # a voicemail box that answers at once
+# The ring group of the cost figure: one phone answers after 0.2 s (the bench accepts),
+# while the two others still ring (until the ring timeout) and are cancelled.
+GROUP_ANSWERS: Final = "+15550190006"
+GROUP_RINGS: Final = ("+15550190007", "+15550190008")
 
 SCENARIOS: Final[dict[str, dict[str, Any]]] = {
     HOLDS: {"outcome": "answer", "ring_s": 0.0, "decision": None},
@@ -21,6 +25,8 @@ SCENARIOS: Final[dict[str, dict[str, Any]]] = {
     UNAVAILABLE: {"outcome": "unavailable", "ring_s": 0.0},
     REJECTS: {"outcome": "decline", "ring_s": 0.0},
     VOICEMAIL: {"outcome": "voicemail", "ring_s": 0.0},
+    GROUP_ANSWERS: {"outcome": "answer", "ring_s": 0.2, "decision": None},
+    **{n: {"outcome": "no_answer"} for n in GROUP_RINGS},
 }
 
 # The hunt list of the cost figure's failure case: three failures, then voicemail.
@@ -51,7 +57,8 @@ class BenchConfig:
         warmup_transfers: transfers run (and not counted) before the throughput figure.
         inflight_transfers: transfers parked at once in the in-flight figure.
         start_concurrency: starts (and accept signals) in flight at once.
-        failure_samples: transfers with three failed destinations, for the cost figure.
+        failure_samples: transfers with three failed destinations, for the cost figure,
+            and as many to a three-member ring group.
         cost_samples: successful transfers whose histories are costed.
         ringing_transfers: phones ringing at once in the ringing phase (0: skipped).
         ringing_ring_s: how long they ring before the human answers.

@@ -43,9 +43,11 @@ from dataclasses import dataclass, field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-from bench.config import THREE_FAILURES, VOICEMAIL, BenchConfig
+from bench.config import GROUP_ANSWERS, GROUP_RINGS, THREE_FAILURES, VOICEMAIL, BenchConfig
 from bench.harness import Rig
-from warm_transfer.models import Fallback
+from warm_transfer.client import transfer_workflow_id
+from warm_transfer.models import Destination, DestinationGroup, Fallback
+from workflows.transfer_state import member_identity
 
 HEARTBEAT_ACTION = "grpc_RecordActivityTaskHeartbeat"
 CHANGE_VERSION = "TemporalChangeVersion"  # set by workflow.patched(): not billed
@@ -150,5 +152,24 @@ async def three_failures(rig: Rig, cfg: BenchConfig) -> list[str]:
         transfer = await rig.start(rig.request(call, THREE_FAILURES, fallback=fallback))
         outcome = await asyncio.wait_for(transfer.handle.outcome(), cfg.phase_timeout_s)
         if outcome.outcome == "voicemail" and len(outcome.attempts) == len(THREE_FAILURES):
+            ids.append(transfer.handle.workflow_id)
+    return ids
+
+
+async def group_of_three(rig: Rig, cfg: BenchConfig) -> list[str]:
+    """Transfers to a three-member ring group: one phone answers and is accepted as soon
+    as it is briefed, the two others are cancelled while they ring."""
+    ids: list[str] = []
+    team = DestinationGroup(
+        group=[Destination(sip_call_to=n) for n in (GROUP_ANSWERS, *GROUP_RINGS)],
+        ring_timeout_s=30,
+    )
+    for _ in range(cfg.failure_samples):
+        call = await rig.call("group")
+        request = rig.request(call, [GROUP_ANSWERS]).model_copy(update={"destinations": [team]})
+        rig.follower.accept_legs.add(member_identity(transfer_workflow_id(call.room_name), 1, 1))
+        transfer = await rig.start(request)
+        outcome = await asyncio.wait_for(transfer.handle.outcome(), cfg.phase_timeout_s)
+        if outcome.outcome == "connected" and outcome.attempts[0].answered_by == 0:
             ids.append(transfer.handle.workflow_id)
     return ids

@@ -8,7 +8,7 @@ import time
 from typing import Any, Final
 
 from bench.config import BenchConfig
-from bench.cost import Cost, cost_of, heartbeat_count, three_failures
+from bench.cost import Cost, cost_of, group_of_three, heartbeat_count, three_failures
 from bench.direct import direct_latency
 from bench.harness import Rig
 from bench.latency import LatencySamples, engine_latency
@@ -57,12 +57,18 @@ async def run_latency(rig: Rig, cfg: BenchConfig, costed: bool) -> dict[str, Any
 
 
 async def run_cost(rig: Rig, cfg: BenchConfig) -> dict[str, Any]:
-    """Figure 6 for three failed destinations, then voicemail."""
+    """Figure 6 for three failed destinations, then voicemail; and for a ring group of
+    three phones, one answering while the two others are cancelled."""
     say(f"cost: {cfg.failure_samples} transfers with three failed destinations")
     beats = await heartbeat_count(rig)
     ids = await three_failures(rig, cfg)
     beats_each = (await heartbeat_count(rig) - beats) / max(1, cfg.failure_samples)
-    return _cost_keys("three_failures", await cost_of(rig, ids, beats_each))
+    out = _cost_keys("three_failures", await cost_of(rig, ids, beats_each))
+    say(f"cost: {cfg.failure_samples} transfers to a ring group of three")
+    beats = await heartbeat_count(rig)
+    ids = await group_of_three(rig, cfg)
+    beats_each = (await heartbeat_count(rig) - beats) / max(1, cfg.failure_samples)
+    return out | _cost_keys("group_of_three", await cost_of(rig, ids, beats_each))
 
 
 async def run_direct(rig: Rig, cfg: BenchConfig, engine: dict[str, Any]) -> dict[str, Any]:

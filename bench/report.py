@@ -39,6 +39,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("history_events_per_success", "   history events per first-try success", ""),
     ("actions_per_three_failures", "   actions, 3 failed destinations + voicemail", ""),
     ("history_events_per_three_failures", "   history events, 3 failures + voicemail", ""),
+    ("actions_per_group_of_three", "   actions, ring group of 3 (1 answers, 2 cancelled)", ""),
+    ("history_events_per_group_of_three", "   history events, ring group of 3", ""),
 ]
 
 # The real stack's figures (`bench.real`): each end read where it happens.
@@ -60,7 +62,12 @@ REAL_ROWS: list[tuple[str, str, str]] = [
     ("actions_per_success", "6. billable actions per connected transfer", ""),
 ]
 
-DETAILS = ("cpu_ms_per_transfer", "actions_breakdown_success", "actions_breakdown_three_failures")
+DETAILS = (
+    "cpu_ms_per_transfer",
+    "actions_breakdown_success",
+    "actions_breakdown_three_failures",
+    "actions_breakdown_group_of_three",
+)
 
 
 def _cell(value: Any) -> str:

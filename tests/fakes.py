@@ -2,7 +2,9 @@
 
 For tests about the workflow's decisions only (which destination next, which
 fallback, what gets cleaned up): each dialed number follows a script, and every call
-is recorded so a test can assert what the workflow asked LiveKit to do.
+is recorded so a test can assert what the workflow asked LiveKit to do. A number with
+a gate rings until the test opens it (then it answers), so a test decides when, and
+in which order, the phones of a ring group are picked up.
 """
 
 from __future__ import annotations
@@ -52,6 +54,19 @@ class FakeLiveKit:
     bridge: Bridge = "move"
     calls: list[tuple[str, BaseModel]] = field(default_factory=list)
     dial_started: asyncio.Event = field(default_factory=asyncio.Event)
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)  # legs whose dial was cancelled
+
+    def gate(self, *numbers: str) -> asyncio.Event:
+        """One gate for ``numbers``: their phones ring until it opens, then answer."""
+        opened = asyncio.Event()
+        for number in numbers:
+            self.gates[number] = opened
+        return opened
+
+    def dialed(self) -> list[str]:
+        """The leg identities dialed so far, in order."""
+        return [req.participant_identity for req in self.requests("dial_human")]
 
     def names(self) -> list[str]:
         """The activity names called so far, in order."""
@@ -90,10 +105,14 @@ class FakeLiveKit:
             self.calls.append(("dial_human", req))
             self.dial_started.set()
             script = self.scripts.get(req.sip_call_to, "answered")
-            if script == "ring_forever":
-                while True:  # until the workflow cancels the dial
-                    activity.heartbeat()
+            gate = self.gates.get(req.sip_call_to)
+            try:
+                while script == "ring_forever" or (gate is not None and not gate.is_set()):
+                    activity.heartbeat()  # until the workflow cancels the dial
                     await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                self.cancelled.append(req.participant_identity)
+                raise
             if script == "error":
                 raise ApplicationError("permission denied", non_retryable=True)
             return DialResult(

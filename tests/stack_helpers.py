@@ -18,7 +18,7 @@ from temporalio.client import Client
 from warm_transfer.client import TransferHandle, start_transfer
 from warm_transfer.config import TemporalSettings
 from warm_transfer.livekit_sim import SimControl
-from warm_transfer.models import Destination, Fallback, TransferRequest
+from warm_transfer.models import Destination, Fallback, HuntEntry, TransferRequest
 from warm_transfer.sim_agents import SimulatedBriefingAgent, place_call, run_briefer
 from warm_transfer.stack import Stack
 from warm_transfer.temporal_connect import connect
@@ -46,7 +46,9 @@ class Operations:
     ) -> TransferHandle:
         """Places a call and starts its transfer to ``numbers``, in order."""
         call = await place_call(self.control, f"call-{uuid.uuid4().hex[:6]}")
-        hunt = [Destination(sip_call_to=n, ring_timeout_s=ring_timeout_s) for n in numbers]
+        hunt: list[HuntEntry] = [
+            Destination(sip_call_to=n, ring_timeout_s=ring_timeout_s) for n in numbers
+        ]
         request = TransferRequest(
             room_name=call.room_name,
             caller_identity=call.caller_identity,

@@ -26,6 +26,7 @@ from warm_transfer.models import (
     HumanAnswered,
     HumanDeclined,
     describe_validation_error,
+    entry_numbers,
     parse_transfer_request,
 )
 
@@ -135,8 +136,8 @@ def test_nothing_valid_is_refused(data: Json) -> None:
     parsed = parse_transfer_request(data)
     # What the engine normalized (numbers without separators) is itself valid, unchanged.
     assert parse_transfer_request(parsed.model_dump(mode="json")) == parsed
-    for dest in parsed.destinations:
-        assert " " not in dest.sip_call_to and not dest.sip_call_to.startswith("tel:")
+    for number in (n for entry in parsed.destinations for n in entry_numbers(entry)):
+        assert " " not in number and not number.startswith("tel:")
 
 
 # -- one thing broken -------------------------------------------------------------------

@@ -29,6 +29,7 @@ FLOAT_KEYS = (
     "actions_per_success",
     "history_events_per_success",
     "actions_per_three_failures",
+    "actions_per_group_of_three",
 )
 INT_KEYS = ("inflight_transfers", "inflight_lost")
 

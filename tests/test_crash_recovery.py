@@ -33,6 +33,7 @@ async def suite(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Suite
     [
         "worker-kill-holding",
         "worker-kill-ringing",
+        "worker-kill-group-ringing",
         "worker-kill-briefing",
         "worker-kill-bridged",
     ],

@@ -126,3 +126,39 @@ async def test_events_long_poll_wakes_up_on_new_events(h: SimHarness) -> None:
     events = await asyncio.wait_for(poll, 2)
     assert [(e["type"], e["room"]) for e in events] == [("room_created", "woke")]
     assert events[0]["seq"] == seq + 1
+
+
+async def test_answer_picks_up_ringing_phones_at_once_and_phones_see_sip_requests(
+    h: SimHarness,
+) -> None:
+    await h.control.set_scenarios({"+15550001": Scenario(outcome="answer", ring_s=1000)})
+    dials = [
+        asyncio.create_task(h.api.sip.create_sip_participant(dial("+15550001", leg)))
+        for leg in ("a", "b", "c")
+    ]
+    async with asyncio.timeout(5):
+        while len(await h.control.calls(method="CreateSIPParticipant")) < 3:
+            await asyncio.sleep(0.01)
+        while len([e for e in await h.control.events() if e.get("status") == "ringing"]) < 3:
+            await asyncio.sleep(0.01)
+    assert await h.control.answer("r", "a", "b") == ["a", "b"]
+    await asyncio.gather(*dials[:2])
+    active = [e for e in await h.control.events() if e.get("status") == "active"]
+    assert sorted(e["participant_identity"] for e in active) == ["a", "b"]
+    assert active[1]["time"] - active[0]["time"] < 0.001  # the same millisecond
+    assert await h.control.answer("r", "a") == []  # already answered: left as it is
+    with pytest.raises(SimControlError) as err:
+        await h.control.answer("r", "nobody")
+    assert err.value.status == 404
+    # LiveKit hangs up: a CANCEL to the phone still ringing, a BYE to one that answered.
+    await h.api.room.remove_participant(api.RoomParticipantIdentity(room="r", identity="c"))
+    await h.api.room.remove_participant(api.RoomParticipantIdentity(room="r", identity="b"))
+    with pytest.raises(api.TwirpError):
+        await dials[2]
+    sent = [
+        (e["participant_identity"], e["method"])
+        for e in await h.control.events()
+        if e["type"] == "sip_request"
+    ]
+    assert sorted(sent[:3]) == [("a", "INVITE"), ("b", "INVITE"), ("c", "INVITE")]
+    assert sent[3:] == [("c", "CANCEL"), ("b", "BYE")]

@@ -33,6 +33,7 @@ from warm_transfer.models import (
     CallerHungUp,
     CancelTransfer,
     Destination,
+    DestinationGroup,
     HumanAccepted,
     HumanAnswered,
     HumanDeclined,
@@ -40,6 +41,7 @@ from warm_transfer.models import (
     TransferOutcome,
     TransferRequest,
     TransferStatus,
+    entry_numbers,
 )
 
 WORKFLOW_TYPE: Final = "WarmTransferWorkflow"
@@ -123,7 +125,7 @@ class TransferHandle:
         """Operator update: give up on the destination being tried now."""
         return await self._update("skip_destination", SkipDestination(reason=reason))
 
-    async def add_destination(self, destination: Destination) -> TransferStatus:
+    async def add_destination(self, destination: Destination | DestinationGroup) -> TransferStatus:
         """Operator update: append a destination to the hunt list."""
         return await self._update("add_destination", AddDestination(destination=destination))
 
@@ -293,7 +295,10 @@ def _start_options(
 
 
 def _static_details(request: TransferRequest) -> str:
-    hunt = ", ".join(d.sip_call_to for d in request.destinations)
+    hunt = ", ".join(  # a ring group in brackets: its phones ring at once
+        f"[{' + '.join(entry_numbers(d))}]" if isinstance(d, DestinationGroup) else d.sip_call_to
+        for d in request.destinations
+    )
     fallback = request.fallback.kind.replace("_", " ")
     return (
         f"**Caller room:** {request.room_name}  \n**Caller:** {request.caller_identity}  \n"

@@ -7,14 +7,12 @@ for time, logging, search attributes and metrics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import temporalio.common
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from warm_transfer import search_attributes as sa
@@ -27,8 +25,30 @@ with workflow.unsafe.imports_passed_through():
         TransferOutcome,
         TransferRequest,
         TransferStatus,
-        parse_transfer_request,
     )
+    from workflows.decoding import decode_request
+    from workflows.group_view import group_attempt, group_details, group_status
+    from workflows.legs import (
+        Ledger,
+        Leg,
+        RingGroup,
+        consultation_room,
+        leg_identity,
+        member_identity,
+        voicemail_identity,
+    )
+
+__all__ = [
+    "Ledger",
+    "Leg",
+    "RingGroup",
+    "Tracker",
+    "consultation_room",
+    "decode_request",
+    "leg_identity",
+    "member_identity",
+    "voicemail_identity",
+]
 
 _STAGE_WORDS: dict[Stage, str] = {
     "holding": "Caller on hold",
@@ -43,71 +63,6 @@ _STAGE_WORDS: dict[Stage, str] = {
 _UPSERTED_STAGES = frozenset({"dialing", "fallback"})
 
 
-def decode_request(raw: RawValue) -> TransferRequest:
-    """Decodes and validates the workflow input inside the workflow, so bad input
-    fails the run at once with a message naming the field, instead of failing a
-    workflow task over and over as a decoding error would.
-
-    Raises:
-        ApplicationError: non-retryable, type ``InvalidTransferRequest``.
-    """
-    try:
-        data = workflow.payload_converter().from_payload(raw.payload)
-    except Exception as err:
-        raise ApplicationError(
-            f"invalid TransferRequest: (input): not a JSON object ({err})",
-            type="InvalidTransferRequest",
-            non_retryable=True,
-        ) from None
-    try:
-        return parse_transfer_request(data)
-    except ValueError as err:
-        raise ApplicationError(
-            str(err), type="InvalidTransferRequest", non_retryable=True
-        ) from None
-
-
-def leg_identity(workflow_id: str, attempt: int) -> str:
-    """The participant identity of a dialed human: derived, never random, so a retry
-    looks up the same leg instead of dialing a new one."""
-    return f"{workflow_id}-human-{attempt}"
-
-
-def voicemail_identity(workflow_id: str) -> str:
-    """The participant identity of the voicemail leg of a transfer."""
-    return f"{workflow_id}-voicemail"
-
-
-def consultation_room(workflow_id: str) -> str:
-    """The room where humans are dialed and briefed, away from the caller."""
-    return f"{workflow_id}-consult"
-
-
-@dataclass
-class Leg:
-    """A dialed human and what the signals said about them."""
-
-    identity: str
-    room: str
-    destination_index: int
-    sip_call_to: str
-    answered: bool = False
-    decision: str | None = None  # "accepted" or "declined", first one wins
-    decline_reason: str = ""
-    skip_reason: str | None = None
-    dialed_at: datetime | None = None
-    accepted_at: datetime | None = None
-
-
-@dataclass
-class Ledger:
-    """What the engine created in LiveKit and must undo on every exit path."""
-
-    legs: dict[str, str] = field(default_factory=dict)  # identity -> room it is in
-    rooms: list[str] = field(default_factory=list)
-    on_hold: bool = False
-
-
 class Tracker:
     """Stage, attempts and outcome, mirrored to the query, the UI and metrics."""
 
@@ -116,6 +71,7 @@ class Tracker:
         self.attempts: list[Attempt] = []
         self.outcome: TransferOutcome | None = None
         self.current: Leg | None = None
+        self.group: RingGroup | None = None  # the ring group being tried, if any
         self.bridge: Bridge | None = None
         self._request: TransferRequest | None = None
         self._destinations_total = 0
@@ -138,9 +94,15 @@ class Tracker:
         self._destinations_total = total
         self._refresh_details()
 
-    def set_stage(self, stage: Stage, leg: Leg | None = None) -> None:
-        """Moves to a stage; ``leg`` is the human it concerns, if any."""
+    def set_stage(
+        self, stage: Stage, leg: Leg | None = None, group: RingGroup | None = None
+    ) -> None:
+        """Moves to a stage; ``leg`` is the human it concerns, if any, ``group`` the
+        ring group whose phones start ringing."""
         changed = stage != self.stage or leg is not self.current
+        if group is not None:
+            changed = changed or group is not self.group
+            self.group = group
         self.stage = stage
         if leg is not None:
             self.current = leg
@@ -150,14 +112,27 @@ class Tracker:
         # and show in the current details and the status query.
         if changed and self._upsert and stage in _UPSERTED_STAGES:
             updates: list[SearchAttributeUpdate[Any]] = [sa.TRANSFER_STAGE.value_set(stage)]
-            if leg is not None:
-                updates.append(sa.DESTINATION_INDEX.value_set(leg.destination_index))
+            concerned = leg or group
+            if concerned is not None:
+                updates.append(sa.DESTINATION_INDEX.value_set(concerned.destination_index))
             workflow.upsert_search_attributes(updates)
 
     def dialing(self, leg: Leg) -> None:
         """The leg is being dialed now."""
         leg.dialed_at = workflow.now()
         self.set_stage("dialing", leg)
+
+    def group_dialing(self, group: RingGroup) -> None:
+        """Every member of ``group`` is being dialed now."""
+        now = workflow.now()
+        for leg in group.members:
+            leg.dialed_at = now
+        self.current = None
+        self.set_stage("dialing", group=group)
+
+    def member_ended(self) -> None:
+        """A member of the ring group stopped ringing: fewer phones ring."""
+        self._refresh_details()
 
     def answered(self, leg: Leg) -> None:
         """The leg picked up: records how long its phone rang."""
@@ -178,7 +153,11 @@ class Tracker:
     def leg_done(
         self, leg: Leg, result: AttemptResult, reason: str | None, sip: int | None
     ) -> None:
-        """Records how a dialed destination ended."""
+        """Records how a dialed destination ended (for a ring group's member, how the
+        group did)."""
+        if leg.group is not None:
+            self.group_done(leg.group, result, reason, sip)
+            return
         self.attempts.append(
             Attempt(
                 destination_index=leg.destination_index,
@@ -203,6 +182,29 @@ class Tracker:
             },
         )
 
+    def group_done(
+        self, group: RingGroup, result: AttemptResult, reason: str | None, sip: int | None
+    ) -> None:
+        """Records how a ring group ended: one attempt, with every member's leg."""
+        group.ended = True
+        self.attempts.append(group_attempt(group, result, reason, sip))
+        if self.group is group:
+            self.group = None
+            if self.current is None or self.current.group is group:
+                self.current = None
+            self._refresh_details()
+        workflow.logger.info(
+            "ring group ended",
+            extra={
+                "leg": group.identity,
+                "result": result,
+                "reason": reason,
+                "members": [leg.outcome or "cancelled" for leg in group.members],
+                "answered_by": group.winner.member_index if group.winner else None,
+                "room": self._request.room_name if self._request else None,
+            },
+        )
+
     def finish(
         self,
         kind: OutcomeKind,
@@ -222,6 +224,7 @@ class Tracker:
             fallback_error=fallback_error,
         )
         self.current = None
+        self.group = None
         self.stage = "done"
         self._refresh_details()
         if self._upsert:
@@ -233,25 +236,30 @@ class Tracker:
 
     def status(self) -> TransferStatus:
         """The ``status`` query's answer."""
-        leg = self.current
+        leg, group = self.current, self.group
+        concerned = leg or group
         return TransferStatus(
             stage=self.stage,
-            destination_index=leg.destination_index if leg else None,
+            destination_index=concerned.destination_index if concerned else None,
             participant_identity=leg.identity if leg else None,
             outcome=self.outcome.outcome if self.outcome else None,
             destinations_total=self._destinations_total,
             attempts=list(self.attempts),
             bridge=self.bridge,
             details=self._details,
+            group=group_status(group) if group is not None else None,
         )
 
     def _refresh_details(self) -> None:
         words = _STAGE_WORDS[self.stage]
-        leg = self.current
+        leg, group = self.current, self.group
         if self.stage == "done" and self.outcome is not None:
             text = f"Done: {self.outcome.outcome.replace('_', ' ')}"
             if self.outcome.destination:
                 text += f" ({self.outcome.destination})"
+        elif group is not None and self.stage in ("dialing", "briefing", "bridging"):
+            position = f"{group.destination_index + 1} of {self._destinations_total}"
+            text = group_details(group, words, position)
         elif leg is not None and self.stage in ("dialing", "briefing", "bridging"):
             text = (
                 f"{words} {leg.sip_call_to} "

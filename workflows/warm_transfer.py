@@ -17,7 +17,6 @@ every exit path, cancellation from the UI or CLI included.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -27,51 +26,34 @@ with workflow.unsafe.imports_passed_through():
     from activities.livekit import LiveKitActivities
     from warm_transfer.models import (
         AddDestination,
-        Bridge,
-        BriefRequest,
         CallerHungUp,
         CancelTransfer,
         ConsultationRequest,
         Destination,
+        DestinationGroup,
         DialRequest,
         HoldRequest,
         HumanAccepted,
         HumanAnswered,
         HumanDeclined,
-        LegRequest,
-        RoomRequest,
         SkipDestination,
         TransferOutcome,
         TransferRequest,
         TransferStatus,
     )
-    from workflows import policies
+    from workflows import policies, ring_group
     from workflows.bridge import connect_caller
+    from workflows.briefing import brief_and_decide
     from workflows.fallback import run_fallback
-    from workflows.transfer_state import (
-        Ledger,
-        Leg,
-        Tracker,
-        consultation_room,
-        decode_request,
-        leg_identity,
-    )
+    from workflows.legs import Leg, RingGroup, consultation_room, leg_identity
+    from workflows.transfer_core import TransferCore
+    from workflows.transfer_state import decode_request
 
 
 @workflow.defn(name="WarmTransferWorkflow")
-class WarmTransferWorkflow:
-    """One warm transfer of one caller, as described in CONTRACT.md."""
-
-    def __init__(self) -> None:
-        # Everything handlers touch exists before the first signal can arrive.
-        self.track = Tracker()
-        self.ledger = Ledger()
-        self.request: TransferRequest | None = None
-        self.destinations: list[Destination] = []
-        self.caller_hung_up = False
-        self.stop_reason: str | None = None
-        self.bridge: Bridge = "move"
-        self._next_index = 0
+class WarmTransferWorkflow(TransferCore):
+    """One warm transfer of one caller, as described in CONTRACT.md (and ring groups,
+    docs/ring-groups.md)."""
 
     @workflow.run
     async def run(self, raw: RawValue) -> TransferOutcome:
@@ -80,7 +62,7 @@ class WarmTransferWorkflow:
         self.request = req = decode_request(raw)
         self.destinations = list(req.destinations)
         self.track.begin(req)
-        self._deadline = workflow.now() + timedelta(seconds=req.max_transfer_s)
+        self.set_deadline(req.max_transfer_s)
         try:
             outcome = await self._transfer(req)
         except asyncio.CancelledError:
@@ -126,10 +108,14 @@ class WarmTransferWorkflow:
         if not held.caller_present:
             self.caller_hung_up = True
         while not self._stopped():
-            leg = self._next_leg(consultation.human_room)
-            if leg is None:
+            entry = self._next_entry(consultation.human_room)
+            if entry is None:
                 break
-            if await self._try_human(req, leg) and await connect_caller(self, req, leg):
+            if isinstance(entry, RingGroup):
+                accepted, leg = await ring_group.try_group(self, req, entry), entry.winner
+            else:
+                accepted, leg = await self._try_human(req, entry), entry
+            if accepted and leg is not None and await connect_caller(self, req, leg):
                 return self.track.finish(
                     "connected", destination=leg.sip_call_to, participant_identity=leg.identity
                 )
@@ -140,20 +126,27 @@ class WarmTransferWorkflow:
         reason = self.stop_reason or "no destination took the call"
         return await run_fallback(self, req, reason)
 
-    def _next_leg(self, room: str) -> Leg | None:
+    def _next_entry(self, room: str) -> Leg | RingGroup | None:
+        """The next entry of the hunt: a leg to dial, or a ring group; None at the end."""
         if self._next_index >= len(self.destinations):
             return None
         index = self._next_index
         self._next_index += 1
-        dest = self.destinations[index]
-        identity = leg_identity(workflow.info().workflow_id, len(self.track.attempts) + 1)
+        entry = self.destinations[index]
+        wid, attempt = workflow.info().workflow_id, len(self.track.attempts) + 1
+        if isinstance(entry, DestinationGroup):
+            return RingGroup.of(wid, attempt, room, index, entry)
         return Leg(
-            identity=identity, room=room, destination_index=index, sip_call_to=dest.sip_call_to
+            identity=leg_identity(wid, attempt),
+            room=room,
+            destination_index=index,
+            sip_call_to=entry.sip_call_to,
         )
 
     async def _try_human(self, req: TransferRequest, leg: Leg) -> bool:
         """Dials, waits for the answer, briefs, waits for the decision. True = accepted."""
         dest = self.destinations[leg.destination_index]
+        assert isinstance(dest, Destination)
         self.track.dialing(leg)
         # Into the ledger before the dial: a crash mid-dial still hangs the leg up.
         self.ledger.legs[leg.identity] = leg.room
@@ -191,145 +184,7 @@ class WarmTransferWorkflow:
             # Only an unanswered dial is cancelled: the leg is hung up right after.
             dial.cancel()
             return await self.give_up(leg, "no_answer", self._why_stopped(leg) or "ring timeout")
-        self.track.answered(leg)
-        if leg.decision is None and not self._interrupted(leg):
-            try:
-                await policies.run(
-                    LiveKitActivities.brief_human,
-                    BriefRequest(
-                        workflow_id=workflow.info().workflow_id,
-                        room_name=leg.room,
-                        human_identity=leg.identity,
-                        caller_room=req.room_name,
-                        summary=req.summary,
-                        briefing_agent=req.briefing_agent,
-                        bridge=self.bridge,
-                        caller_identity=req.caller_identity,
-                        agent_identity=req.agent_identity,
-                    ),
-                    "brief the human",
-                )
-            except ActivityError as err:
-                return await self.give_up(leg, "failed", f"briefing failed: {err.cause or err}")
-            await self.wait_for(
-                lambda: leg.decision is not None,
-                "accept timeout",
-                lambda: self._interrupted(leg),
-                timeout_s=req.accept_timeout_s,
-            )
-        if leg.decision == "accepted" and not self._interrupted(leg):
-            return True
-        if leg.decision == "declined":
-            return await self.give_up(leg, "declined", leg.decline_reason or "declined")
-        return await self.give_up(
-            leg, "declined", self._why_stopped(leg) or "no decision within accept_timeout_s"
-        )
-
-    # -- waiting, giving up, releasing ------------------------------------------------
-
-    async def wait_for(
-        self,
-        done: policies.Condition,
-        what: str,
-        interrupted: policies.Condition,
-        *,
-        timeout_s: float | None = None,
-        bounded_s: float | None = None,
-    ) -> None:
-        """Waits for ``done`` or ``interrupted``, within ``timeout_s`` and the deadline.
-
-        A wait that something else already ends within ``bounded_s`` (a dial, which the
-        server times out) starts a timer only when the transfer deadline comes sooner:
-        timers are billed actions, and most calls never need that one.
-        """
-        remaining = (self._deadline - workflow.now()).total_seconds()
-        timeout: float | None = remaining
-        if timeout_s is not None:
-            timeout = min(timeout_s, remaining)
-        elif bounded_s is not None and bounded_s < remaining:
-            timeout = None
-        try:
-            await workflow.wait_condition(
-                lambda: done() or interrupted(),
-                timeout=None if timeout is None else max(0.001, timeout),
-                timeout_summary=what,
-            )
-        except TimeoutError:
-            if workflow.now() >= self._deadline and self.stop_reason is None:
-                self.stop_reason = "the transfer deadline (max_transfer_s) passed"
-
-    def _interrupted(self, leg: Leg | None = None) -> bool:
-        return self._stopped() or (leg is not None and leg.skip_reason is not None)
-
-    def _stopped(self) -> bool:
-        return self.caller_hung_up or self.stop_reason is not None
-
-    def _why_stopped(self, leg: Leg) -> str | None:
-        if self.caller_hung_up:
-            return "caller hung up"
-        return self.stop_reason or leg.skip_reason
-
-    async def give_up(
-        self, leg: Leg, result: policies.Result, reason: str | None, sip: int | None = None
-    ) -> bool:
-        """Ends an attempt: hang the leg up and record why. Always False."""
-        self.track.leg_done(leg, result, reason, sip)
-        await self.hang_up(leg.identity)
-        return False
-
-    async def hang_up(self, identity: str, *, local: bool = True) -> None:
-        """Hangs up a leg still in the ledger and strikes it out."""
-        room = self.ledger.legs.get(identity)
-        if room is None:
-            return
-        await policies.run_cleanup(
-            LiveKitActivities.hang_up_leg,
-            LegRequest(room_name=room, participant_identity=identity),
-            "hang up a leg",
-            local=local,
-        )
-        self.ledger.legs.pop(identity, None)
-
-    async def release_all(self, *, local: bool = True) -> None:
-        """Hangs up every leg and deletes every room still in the ledger.
-
-        ``local=False`` when these are the run's last calls (see `policies.run`).
-        """
-        legs = list(self.ledger.legs)
-        await asyncio.gather(*(self.hang_up(identity, local=local) for identity in legs))
-        wid = workflow.info().workflow_id
-        rooms, self.ledger.rooms = self.ledger.rooms, []
-        await asyncio.gather(
-            *(
-                policies.run_cleanup(
-                    LiveKitActivities.delete_room,
-                    RoomRequest(room_name=room, workflow_id=wid),
-                    "delete a room",
-                    local=local,
-                )
-                for room in rooms
-            )
-        )
-
-    async def _abandon(self, reason: str) -> None:
-        """Leaves LiveKit clean when the run ends abnormally; the caller goes back to
-        the AI agent rather than sitting on hold."""
-        await self.release_all(local=False)
-        if self.ledger.on_hold and self.request is not None and not self.caller_hung_up:
-            await policies.run_cleanup(
-                LiveKitActivities.stop_hold,
-                HoldRequest(
-                    workflow_id=workflow.info().workflow_id,
-                    room_name=self.request.room_name,
-                    caller_identity=self.request.caller_identity,
-                    agent_identity=self.request.agent_identity,
-                ),
-                "take the caller off hold",
-                local=False,
-            )
-            self.ledger.on_hold = False
-        if self.track.outcome is None:
-            self.track.finish("returned_to_agent", reason=reason)
+        return await brief_and_decide(self, req, leg)
 
     # -- signals, query, updates ------------------------------------------------------
 
@@ -346,12 +201,16 @@ class WarmTransferWorkflow:
     @workflow.signal(name="human_answered")
     def human_answered(self, payload: HumanAnswered) -> None:
         """The dialed human picked up."""
+        if ring_group.member_answered(self, payload.participant_identity):
+            return
         if leg := self._leg_named(payload.participant_identity, "human_answered"):
             leg.answered = True
 
     @workflow.signal(name="human_accepted")
     def human_accepted(self, payload: HumanAccepted) -> None:
         """The human heard the brief and takes the call."""
+        if ring_group.member_decided(self, payload.participant_identity, accepted=True):
+            return
         leg = self._leg_named(payload.participant_identity, "human_accepted")
         if leg is not None and leg.decision is None:
             leg.answered = True
@@ -361,7 +220,10 @@ class WarmTransferWorkflow:
     @workflow.signal(name="human_declined")
     def human_declined(self, payload: HumanDeclined) -> None:
         """The human refuses; the next destination is tried."""
-        leg = self._leg_named(payload.participant_identity, "human_declined")
+        identity = payload.participant_identity
+        if ring_group.member_decided(self, identity, accepted=False, reason=payload.reason):
+            return
+        leg = self._leg_named(identity, "human_declined")
         if leg is not None and leg.decision is None:
             leg.decision = "declined"
             leg.decline_reason = payload.reason
@@ -389,11 +251,13 @@ class WarmTransferWorkflow:
 
     @workflow.update(name="skip_destination")
     async def skip_destination(self, payload: SkipDestination) -> TransferStatus:
-        """Operator: give up on the destination ringing or being briefed now."""
-        leg = self.track.current
-        if leg is not None:
-            leg.skip_reason = payload.reason
-            await workflow.wait_condition(lambda: self.track.current is not leg)
+        """Operator: give up on the destination (or ring group) ringing or being briefed."""
+        target = self.track.current or self.track.group
+        if target is not None:
+            target.skip_reason = payload.reason
+            await workflow.wait_condition(
+                lambda: self.track.current is not target and self.track.group is not target
+            )
         return self.track.status()
 
     @skip_destination.validator
@@ -402,7 +266,7 @@ class WarmTransferWorkflow:
 
     @workflow.update(name="add_destination")
     def add_destination(self, payload: AddDestination) -> TransferStatus:
-        """Operator: append a destination to the hunt list."""
+        """Operator: append a destination (or a ring group) to the hunt list."""
         self.destinations.append(payload.destination)
         self.track.destinations_added(len(self.destinations))
         return self.track.status()

@@ -16,6 +16,7 @@ from typing import Final
 from warm_transfer.faultsuite.crashes import (
     kill_after_bridge,
     kill_while_briefing,
+    kill_while_group_rings,
     kill_while_holding,
     kill_while_ringing,
     restart_server,
@@ -38,6 +39,7 @@ Row = Callable[[Suite, int], Awaitable[FaultResult]]
 ROWS: Final[dict[str, Row]] = {
     "worker-kill-holding": kill_while_holding,
     "worker-kill-ringing": kill_while_ringing,
+    "worker-kill-group-ringing": kill_while_group_rings,
     "worker-kill-briefing": kill_while_briefing,
     "worker-kill-bridged": kill_after_bridge,
     "server-restart": restart_server,

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from warm_transfer.livekit_sim import CallRecord, SimEvent, SimStateSnapshot
-from warm_transfer.models import Destination, Fallback, OutcomeKind, TransferOutcome
+from warm_transfer.models import (
+    Destination,
+    DestinationGroup,
+    Fallback,
+    HuntEntry,
+    OutcomeKind,
+    TransferOutcome,
+    entry_numbers,
+)
 from warm_transfer.sim_agents import SimulatedCall
 
 # What the engine says when it will not redial a leg that may have rung (a lost
@@ -34,7 +42,7 @@ class Plan:
     """One transfer of a fault row: whom it dials and what must come of it.
 
     Attributes:
-        destinations: the hunt list.
+        destinations: the hunt list (destinations and ring groups).
         expect: the outcome the fault must not change.
         expect_destination: the number that takes the call when ``connected``
             (default: the last destination).
@@ -46,7 +54,7 @@ class Plan:
         max_transfer_s: the transfer's deadline, when not the default.
     """
 
-    destinations: tuple[Destination, ...]
+    destinations: tuple[HuntEntry, ...]
     expect: OutcomeKind = "connected"
     expect_destination: str | None = None
     fallback: Fallback = field(default_factory=Fallback)
@@ -55,10 +63,10 @@ class Plan:
     max_transfer_s: float | None = None
 
 
-def plan(*numbers: str | Destination, **options: object) -> Plan:
+def plan(*numbers: str | Destination | DestinationGroup, **options: object) -> Plan:
     """A plan dialing ``numbers`` (strings ring 20 s at most) in order."""
     destinations = tuple(
-        n if isinstance(n, Destination) else Destination(sip_call_to=n, ring_timeout_s=20)
+        n if not isinstance(n, str) else Destination(sip_call_to=n, ring_timeout_s=20)
         for n in numbers
     )
     return Plan(destinations, **options)  # type: ignore[arg-type]
@@ -184,7 +192,7 @@ def _check_outcome(wid: str, plan: Plan, outcome: TransferOutcome, problems: lis
         problems.append(f"{wid}: {outcome.outcome} ({outcome.reason}), not {expect}; {tried}")
         return
     if expect == "connected" and not plan.lost_dials_ok:
-        wanted = plan.expect_destination or plan.destinations[-1].sip_call_to
+        wanted = plan.expect_destination or entry_numbers(plan.destinations[-1])[0]
         if outcome.destination != wanted:
             problems.append(f"{wid}: connected to {outcome.destination}, not {wanted}")
     refused = [a for a in outcome.attempts if a.result != "answered"]
@@ -214,6 +222,9 @@ def _check_livekit(
     elif outcome.outcome == "returned_to_agent":
         if not {call.caller_identity, call.agent_identity} <= people:
             problems.append(f"{wid}: caller not back with the AI agent")
+    moved = sorted(identity for identity in ev.moves if identity.startswith(f"{wid}-"))
+    if len(moved) > 1:
+        problems.append(f"{wid}: {len(moved)} humans bridged to one caller: {moved}")
     for what, counts in (("bridged", ev.moves), ("briefed", ev.briefs)):
         for identity, count in counts.items():
             if identity.startswith(f"{wid}-") and count > 1:

@@ -13,12 +13,14 @@ from collections.abc import Awaitable
 from warm_transfer.faultsuite.audit import plan
 from warm_transfer.faultsuite.harness import (
     ACCEPTS,
+    NEVER_ANSWERS,
     SLOW_ANSWER,
     SLOW_BUSY,
     SLOW_DECIDER,
     Suite,
 )
 from warm_transfer.faultsuite.report import FaultResult
+from warm_transfer.models import Destination, DestinationGroup
 
 # How long a slowed LiveKit method takes. A worker can stall for a workflow task
 # timeout (10 s) on a busy machine, so one transfer may lag the others by that much.
@@ -53,6 +55,30 @@ async def kill_while_ringing(suite: Suite, n: int) -> FaultResult:
     await suite.finish(transfers)
     return await suite.judge(
         "worker-kill-ringing", "SIGKILL while the human's phone rings", transfers
+    )
+
+
+async def kill_while_group_rings(suite: Suite, n: int) -> FaultResult:
+    """SIGKILL while the three phones of a ring group ring (12 s): one answers later,
+    one turns out busy, one would ring on; the new worker follows every leg (one INVITE
+    each), the one who answers is the one bridged and the phone still ringing gets a
+    CANCEL."""
+    await suite.fresh()
+    team = DestinationGroup(
+        group=[Destination(sip_call_to=n) for n in (SLOW_ANSWER, NEVER_ANSWERS, SLOW_BUSY)],
+        ring_timeout_s=20,
+    )
+    transfers = await suite.start("group", [plan(team, expect_destination=SLOW_ANSWER)] * n)
+
+    async def all_ringing() -> bool:
+        checks = [suite.call_status(transfers, "ringing", leg=f"1-{m}") for m in (1, 2, 3)]
+        return all([await check for check in checks])
+
+    await suite.until(all_ringing, "every phone of every group ringing")
+    await suite.crash_worker()
+    await suite.finish(transfers)
+    return await suite.judge(
+        "worker-kill-group-ringing", "SIGKILL while three phones of a ring group ring", transfers
     )
 
 

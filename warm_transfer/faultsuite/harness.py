@@ -187,8 +187,11 @@ class Suite:
         """LiveKit calls of ``method`` that arrived, answered or not."""
         return len(await self.control.calls(method=method))
 
-    async def call_status(self, transfers: Sequence[Transfer], status: str, leg: int = 1) -> bool:
-        """True when every transfer's ``leg``-th human leg has reached ``status``."""
+    async def call_status(
+        self, transfers: Sequence[Transfer], status: str, leg: int | str = 1
+    ) -> bool:
+        """True when every transfer's ``leg``-th human leg (``"1-2"``: member 2 of the ring
+        group tried first) has reached ``status``."""
         events = await self.control.events()
         seen = {
             e.get("participant_identity")

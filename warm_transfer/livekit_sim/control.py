@@ -134,6 +134,13 @@ class SimControl:
         path = f"/sim/rooms/{quote(room, safe='')}/participants/{quote(identity, safe='')}"
         await self._call("DELETE", path)
 
+    async def answer(self, room: str, *identities: str) -> list[str]:
+        """Picks up these ringing legs of ``room`` at once; returns those that answered
+        (a leg already answered or ended is skipped)."""
+        body = {"room": room, "identities": list(identities)}
+        data = await self._call("POST", "/sim/answer", body=body)
+        return cast(list[str], data["answered"])
+
     async def audibility(self, room: str) -> dict[str, list[str]]:
         """Who hears whom in ``room``: ``{listener: [speakers]}``."""
         path = f"/sim/rooms/{quote(room, safe='')}/audibility"

@@ -131,6 +131,9 @@ class Dialer:
         self._dialed.add(p.identity)
         p.leg = leg
         self.state.count("sip_dialed")
+        # livekit-sip publishes the leg's track before it sends the INVITE.
+        self.state.publish(p)
+        self.state.sip_request(p, "INVITE")
         self._status_event(leg)
         log.debug("dialing", number=number, room=req.room_name, outcome=scenario.outcome)
         self._plan(leg, duration_s(req.ringing_timeout, DEFAULT_RINGING_TIMEOUT_S))
@@ -200,6 +203,22 @@ class Dialer:
                 self._later(leg, limit * ts, self._hangup)
         if leg.scenario.outcome == "answer" and leg.scenario.decision is not None:
             self._arm_decision(leg)
+
+    def answer_now(self, legs: list[Participant]) -> list[str]:
+        """Picks up every ringing leg of ``legs`` now, in one go (one loop iteration:
+        as close to "the same millisecond" as two phones get); returns who answered.
+        A leg already answered or ended is left as it is."""
+        answered = []
+        for p in legs:
+            leg = p.leg
+            if leg is None or leg.ended or leg.answered_at is not None:
+                continue
+            for timer in leg.timers:  # its planned answer or failure
+                timer.cancel()
+            leg.timers.clear()
+            self._answer(leg)
+            answered.append(p.identity)
+        return answered
 
     def _fail(self, leg: SipLeg, code: int) -> None:
         if leg.ended:

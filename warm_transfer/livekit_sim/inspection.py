@@ -1,4 +1,9 @@
-"""The sim-only ``/sim`` endpoints (no auth): inspect, drive humans, inject faults."""
+"""The sim-only ``/sim`` endpoints (no auth): inspect, drive humans, inject faults.
+
+``POST /sim/answer`` ``{"room": ..., "identities": [...]}`` picks up ringing legs now,
+all in one event-loop iteration (two phones answering in the same millisecond), for a
+scenario that rings on (``no_answer``, or a long ``ring_s``) until a test answers it.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,15 @@ class JoinRequest(BaseModel):
     name: str = ""
     metadata: str = ""
     attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class AnswerRequest(BaseModel):
+    """Body of ``POST /sim/answer``: ringing legs of one room to pick up at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    room: str = Field(min_length=1)
+    identities: list[str] = Field(min_length=1)
 
 
 class ScenariosRequest(BaseModel):
@@ -104,6 +118,16 @@ def add_routes(app: web.Application, sim: LiveKitSim) -> None:
         sim.leave_on_own(p)
         return web.json_response({})
 
+    async def post_answer(request: web.Request) -> web.Response:
+        try:
+            body = AnswerRequest.model_validate(await _body(request))
+            legs = [sim.state.participant(body.room, identity) for identity in body.identities]
+        except (ValidationError, ValueError) as err:
+            return _error(400, str(err))
+        except TwirpError as err:
+            return _error(404, err.msg)
+        return web.json_response({"answered": sim.dialer.answer_now(legs)})
+
     async def get_audibility(request: web.Request) -> web.Response:
         try:
             return web.json_response(sim.state.audibility(request.match_info["room"]))
@@ -141,6 +165,7 @@ def add_routes(app: web.Application, sim: LiveKitSim) -> None:
     app.router.add_post("/sim/participants", post_participant)
     app.router.add_delete("/sim/rooms/{room}/participants/{identity}", delete_participant)
     app.router.add_get("/sim/rooms/{room}/audibility", get_audibility)
+    app.router.add_post("/sim/answer", post_answer)
     app.router.add_get("/sim/scenarios", get_scenarios)
     app.router.add_post("/sim/scenarios", post_scenarios)
     app.router.add_post("/sim/faults", post_faults)

@@ -13,6 +13,9 @@ Event types and their fields (every event has ``seq``, ``time``, ``type``, ``roo
 * ``call_status`` (participant_identity, status: dialing | ringing | active | hangup,
   number, call_id, sip_status_code on failures)
 * ``sip_dtmf`` (participant_identity, digit)
+* ``sip_request`` (participant_identity, method, number, call_id): a SIP request LiveKit
+  sent to a dialed phone: ``INVITE`` (the dial), ``CANCEL`` (hung up while it rang),
+  ``BYE`` (hung up after it answered); a phone that fails or hangs up itself gets none
 * ``moved`` (participant_identity, from_room; ``room`` is the destination)
 * ``data_sent`` (topic, destination_identities, data_kind, payload (JSON-decoded when
   possible, else text) or payload_b64)
@@ -52,6 +55,7 @@ class SimEvent(TypedDict, total=False):
     call_id: str
     sip_status_code: int
     digit: str
+    method: str
     from_room: str
     topic: str
     destination_identities: list[str]

@@ -1,9 +1,10 @@
 """An outbound SIP leg: its scenario, state, timers and whoever waits for the answer.
 
-Timeline of a leg: the participant joins at once (JOINING, ``sip.callStatus`` =
-``dialing``, participant_joined fires while the phone still rings, as with LiveKit),
-``ringing`` shortly after, then per scenario either answered (``active``, ACTIVE, audio
-track published) or failed (``hangup``, then it leaves with USER_UNAVAILABLE,
+Timeline of a leg: the participant joins at once (ACTIVE, ``sip.callStatus`` =
+``dialing``, participant_joined fires while the phone still rings) and publishes its
+audio track, as livekit-sip does before the INVITE (tests/conformance/real.json); it
+hears nobody until answered. ``ringing`` follows shortly, then per scenario either
+answered (``active``) or failed (``hangup``, then it leaves with USER_UNAVAILABLE,
 USER_REJECTED or SIP_TRUNK_FAILURE). Every delay is a ``loop.call_later`` timer, so
 10,000 ringing legs cost timer handles, not tasks. The dialing itself is in ``dialer``.
 """

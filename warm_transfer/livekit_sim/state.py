@@ -183,6 +183,11 @@ class SimState:
         """The participant is connected: ACTIVE, with its audio track published."""
         p.state = ACTIVE
         p.version += 1
+        self.publish(p)
+
+    def publish(self, p: Participant) -> None:
+        """Publishes the participant's audio track (once); a SIP leg does so as it joins,
+        before its phone rings, as livekit-sip does."""
         if p.track_sid is None:
             p.track_sid = new_id("TR_")
             self.events.emit(
@@ -221,6 +226,10 @@ class SimState:
         p.disconnect_reason = reason
         p.version += 1
         if p.leg is not None:
+            if not p.leg.ended:
+                # LiveKit ends the call: CANCEL while the phone rings, BYE once answered.
+                method = "BYE" if p.leg.answered_at is not None else "CANCEL"
+                self.sip_request(p, method)
             p.leg.on_removed(reason)
         self.count("participants_left")
         self.events.emit(
@@ -232,6 +241,21 @@ class SimState:
             reason=reason_name(reason),
         )
         self._hook("participant_left", room, p)
+
+    def sip_request(self, p: Participant, method: str) -> None:
+        """Records a SIP request LiveKit sent to the phone of ``p``'s leg."""
+        leg = p.leg
+        if leg is None:
+            return
+        self.count(f"sip_{method.lower()}")
+        self.events.emit(
+            "sip_request",
+            room=p.room,
+            participant_identity=p.identity,
+            method=method,
+            number=leg.number,
+            call_id=leg.call_id,
+        )
 
     def update_attributes(self, p: Participant, changes: Mapping[str, str]) -> bool:
         """Merges attributes like LiveKit (an empty value deletes the key).

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from warm_transfer.models.contract import AttemptResult, BridgeStrategy
+from warm_transfer.models.contract import BridgeStrategy
+from warm_transfer.models.results import AttemptResult
 
 LegRole = Literal["human", "voicemail"]
 # How the caller and the human come together: MoveParticipant (LiveKit Cloud), or
