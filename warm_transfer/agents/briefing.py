@@ -44,6 +44,8 @@ class BriefingMetadata(BaseModel):
     workflow_id: str
     human_identity: str
     caller_room: str = ""
+    caller_identity: str = ""
+    bridge: str = ""
     summary: str = ""
 
     @classmethod
