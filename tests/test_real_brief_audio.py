@@ -104,7 +104,7 @@ async def test_only_the_human_hears_the_brief(engine: RealEngine) -> None:
     human = outcome.participant_identity
     assert seen.listeners, "the briefing agent's track was never seen during the brief"
     # The SFU forwarded the brief to the human and to nobody else.
-    assert any(human in listeners for listeners in seen.listeners)
+    assert any(human in listeners for listeners in seen.listeners), seen.listeners
     for listeners in seen.listeners:
         assert call.caller_identity not in listeners
         assert call.agent_identity not in listeners
