@@ -61,7 +61,8 @@ examples/node/node_modules/.package-lock.json: examples/node/package-lock.json
 	@command -v npm >/dev/null 2>&1 && (cd examples/node && npm ci --silent --no-audit --no-fund) \
 		|| echo "npm not available: the Node example test will be skipped"
 
-# The real LiveKit tier (docs/real-livekit.md): Debian's redis-server, sipp and opus/soxr
+# The real LiveKit tier (docs/real-livekit.md): Debian's redis-server, sipp, opus/soxr,
+# espeak-ng and tcpdump
 # (as root), then livekit-server and livekit-sip from their pinned Go modules into
 # .cache/livekit, once. What this machine cannot build is written down with the reason;
 # the real tier then prints that reason and is skipped.

@@ -5,7 +5,9 @@
 The engine's ``brief_human`` activity creates an explicit dispatch for the agent name
 ``warm-transfer-briefer`` (``BRIEFING_AGENT_NAME`` on the worker) into the consultation
 room. This agent reads the caller's summary to the human and reports their answer
-(voice, or keypad 1 / 2) to the transfer's workflow.
+(voice, or keypad 1 / 2) to the transfer's workflow. For a TTS with no cloud service,
+``tts=EspeakTTS()`` (``from warm_transfer.agents.espeak import EspeakTTS``; needs the
+``espeak-ng`` package) speaks offline.
 """
 
 from __future__ import annotations

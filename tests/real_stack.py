@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from warm_transfer.client import TransferHandle, start_transfer
 from warm_transfer.config import TemporalSettings
-from warm_transfer.models import Fallback, TransferRequest
+from warm_transfer.models import BridgeStrategy, Fallback, TransferRequest
 from warm_transfer.realstack.binaries import RealStackUnavailable, locate
 from warm_transfer.realstack.launcher import RealLiveKit
 from warm_transfer.realstack.telephony import RealTelephony
@@ -66,7 +66,12 @@ class RealEngine:
         return await self.telephony.place_call(room, hang_up_after_s=hang_up_after_s)
 
     async def transfer(
-        self, call: Call, numbers: list[str], fallback: Fallback | None = None, ring_s: float = 10
+        self,
+        call: Call,
+        numbers: list[str],
+        fallback: Fallback | None = None,
+        ring_s: float = 10,
+        bridge: BridgeStrategy | None = None,
     ) -> TransferHandle:
         """Starts the transfer of ``call`` down ``numbers`` (each through its own trunk)."""
         request = TransferRequest(
@@ -76,6 +81,7 @@ class RealEngine:
             destinations=[self.telephony.destination(n, ring_timeout_s=ring_s) for n in numbers],
             summary=SUMMARY,
             fallback=self.telephony.fallback(fallback or Fallback()),
+            bridge=bridge,
         )
         return await start_transfer(self.client, request)
 

@@ -5,7 +5,9 @@ dialed human the summary and turns their answer into the engine's signals.
 The human accepts or declines by voice (the LLM calls `accept_call` / `decline_call`)
 or with the keypad (1 accepts, 2 declines). The first decision wins; the engine does
 the rest (bridging, the next destination). The dispatch's metadata is JSON
-``{"workflow_id", "human_identity", "caller_room", "summary"}``.
+``{"workflow_id", "human_identity", "caller_room", "caller_identity", "bridge",
+"summary"}``. Whatever speaks, only the human may subscribe to the agent's tracks
+(`warm_transfer.agents.private_voice`).
 
     server = AgentServer()
 
@@ -28,6 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from warm_transfer.agents.ports import ParticipantLike, RoomLike, SignalsLike
+from warm_transfer.agents.private_voice import only
 from warm_transfer.client import get_transfer, is_closed_error
 from warm_transfer.wire import CALL_STATUS
 
@@ -44,6 +47,8 @@ class BriefingMetadata(BaseModel):
     workflow_id: str
     human_identity: str
     caller_room: str = ""
+    caller_identity: str = ""
+    bridge: str = ""
     summary: str = ""
 
     @classmethod
@@ -217,6 +222,12 @@ async def run_briefing(
     meta = BriefingMetadata.parse(ctx.job.metadata)
     briefing = Briefing(meta, get_transfer(client, meta.workflow_id))
     await ctx.connect()
+    # Before the session publishes its voice: in ``same_room`` this is the caller's
+    # room, and livekit-server would otherwise forward the brief to the caller and the
+    # AI agent too. The SFU enforces it; nobody else can subscribe to our tracks.
+    ctx.room.local_participant.set_track_subscription_permissions(
+        allow_all_participants=False, participant_permissions=only(meta.human_identity)
+    )
     briefing.attach(ctx.room)
     await session.start(
         agent=BriefingAgent(briefing, instructions),

@@ -47,6 +47,8 @@ DEBIAN_PACKAGES: Final = (
     "libopus-dev",
     "libopusfile-dev",
     "libsoxr-dev",
+    "espeak-ng",  # the keypad briefer speaks the brief offline
+    "tcpdump",  # the brief-audio test records what each phone heard
 )
 
 

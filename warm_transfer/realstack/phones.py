@@ -27,6 +27,8 @@ from warm_transfer.realstack.tones import write_tone_wav
 # so a press that beat a slow briefing agent is followed by one it hears. A press after
 # the decision changes nothing: the agent has left, the engine ignores a second one.
 _PRESS_AT: Final = tuple(range(3000, 61000, 2000))
+# The human who listens to the whole brief first (the brief-audio test): from 9 s on.
+_PRESS_LATE_AT: Final = tuple(range(9000, 61000, 2000))
 CALLER_NUMBER: Final = "+15105550123"
 TRUNK_NUMBER: Final = "+15105550000"
 
@@ -87,6 +89,11 @@ PHONE_BOOK: Final[dict[str, PhoneSpec]] = {
             "answers, takes a REFER",
         ),
         PhoneSpec("+15105550199", PhoneBehaviour(ring_ms=1500), "voicemail: answers, no key"),
+        PhoneSpec(
+            "+15105550109",
+            PhoneBehaviour(ring_ms=600, presses=tuple((at, "1") for at in _PRESS_LATE_AT)),
+            "answers, listens, presses 1 from 9 s on",
+        ),
     )
 }
 

@@ -15,8 +15,8 @@ import aiohttp
 from warm_transfer.realstack.servers import DEBUG_PORT
 
 
-async def subscribers(lk_ip: str, room: str) -> dict[str, set[str]]:
-    """Publisher identity -> identities subscribed to any of its tracks, in ``room``."""
+async def track_subscribers(lk_ip: str, room: str) -> dict[str, dict[str, set[str]]]:
+    """Publisher identity -> its published tracks (by key) -> identities subscribed."""
     url = f"http://{lk_ip}:{DEBUG_PORT}/debug/rooms"
     async with aiohttp.ClientSession() as http, http.get(url) as resp:
         rooms: list[dict[str, Any]] = await resp.json(content_type=None)
@@ -25,13 +25,22 @@ async def subscribers(lk_ip: str, room: str) -> dict[str, set[str]]:
             continue
         participants: dict[str, Any] = info.get("Participants") or {}
         identity_of = {p.get("ID"): identity for identity, p in participants.items()}
-        heard: dict[str, set[str]] = {}
+        heard: dict[str, dict[str, set[str]]] = {}
         for identity, p in participants.items():
             tracks = (p.get("UpTrackManager") or {}).get("PublishedTracks") or {}
-            listeners = heard.setdefault(identity, set())
-            for track in tracks.values():
+            published = heard.setdefault(identity, {})
+            for key, track in tracks.items():
+                listeners = published.setdefault(str(key), set())
                 for down in track.get("DownTracks") or []:
                     sub = down.get("SubscriberID")
                     listeners.add(identity_of.get(sub, str(sub)))
         return heard
     return {}
+
+
+async def subscribers(lk_ip: str, room: str) -> dict[str, set[str]]:
+    """Publisher identity -> identities subscribed to any of its tracks, in ``room``."""
+    return {
+        identity: set().union(*tracks.values()) if tracks else set()
+        for identity, tracks in (await track_subscribers(lk_ip, room)).items()
+    }

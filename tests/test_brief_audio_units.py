@@ -1,0 +1,66 @@
+"""The offline TTS and the RTP analysis, without a LiveKit server."""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from warm_transfer.agents.espeak import SAMPLE_RATE, EspeakTTS, espeak_available, wav_pcm
+from warm_transfer.agents.private_voice import only
+from warm_transfer.realstack.audio import frames, heard
+from warm_transfer.realstack.tones import RATE, mulaw
+
+needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+
+
+def test_wav_pcm_reads_a_streamed_header() -> None:
+    fmt = struct.pack("<HHIIHH", 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + b"\xff\xff\xff\x7f" + b"\1\0\2"
+    assert wav_pcm(b"RIFF\xff\xff\xff\x7f" + body) == b"\1\0"
+    with pytest.raises(ValueError):
+        wav_pcm(b"not a wav at all")
+
+
+@needs_espeak
+async def test_espeak_tts_speaks_offline() -> None:
+    seconds = 0.0
+    async with EspeakTTS().synthesize("Will you take the call?") as stream:
+        async for audio in stream:
+            seconds += audio.frame.samples_per_channel / audio.frame.sample_rate
+    assert 0.5 < seconds < 5
+
+
+def test_only_the_listener_may_subscribe() -> None:
+    [permission] = only("human-1")
+    assert permission.participant_identity == "human-1" and permission.allow_all
+
+
+def _rtp_pcap(path: Path, port: int, hz: float, packets: int) -> None:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for seq in range(packets):
+        payload = bytes(
+            mulaw(round(8000 * math.sin(2 * math.pi * hz * (seq * 160 + n) / RATE)))
+            for n in range(160)
+        )
+        rtp = struct.pack(">BBHII", 0x80, 0, seq, seq * 160, 1) + payload
+        udp = struct.pack(">HHHH", 40000, port, 8 + len(rtp), 0) + rtp
+        ip = struct.pack(
+            ">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), bytes(4)
+        )
+        frame = bytes(12) + b"\x08\x00" + ip + udp
+        out.append(struct.pack("<IIII", 1000 + seq // 50, seq % 50 * 20000, len(frame), len(frame)))
+        out.append(frame)
+    path.write_bytes(b"".join(out))
+
+
+def test_goertzel_tells_a_phone_tone_from_another(tmp_path: Path) -> None:
+    pcap = tmp_path / "rtp.pcap"
+    _rtp_pcap(pcap, 16000, 1600, 10)
+    assert heard(pcap, 16001) == []
+    got = frames(heard(pcap, 16000))
+    assert len(got) == 10 and got[0].at == 1000.0
+    assert all(f.rms > 3000 and f.tone_share(1600) > 0.9 for f in got)
+    assert all(f.tone_share(400) < 0.05 for f in got)

@@ -1,0 +1,156 @@
+"""What a phone heard: the RTP livekit-sip sent it, captured on the phones' link.
+
+`Capture` runs ``tcpdump`` inside the phones' namespace on their end of the SIP/RTP
+link, so every RTP packet livekit-sip sends to a phone is on record with the wall
+clock it arrived at. `heard` decodes the G.711 mu-law (payload type 0) sent to one
+phone's media port, and `frames` measures it per 20 ms frame: its level, and how much
+of its energy is at a frequency (Goertzel), so a phone's own tone (`Phone.tone_hz`) is
+told apart from speech and from silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from warm_transfer.realstack.netns import Network
+from warm_transfer.realstack.servers import die_with_parent
+from warm_transfer.realstack.tones import RATE
+
+FRAME: Final = RATE // 50  # 20 ms
+_ETHERNET: Final = 1
+
+
+def _mulaw_table() -> npt.NDArray[np.int16]:
+    table = np.zeros(256, dtype=np.int16)
+    for byte in range(256):
+        u = ~byte & 0xFF
+        magnitude = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+        table[byte] = (0x84 - magnitude) if u & 0x80 else (magnitude - 0x84)
+    return table
+
+
+_MULAW: Final = _mulaw_table()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """20 ms of what a phone heard.
+
+    Attributes:
+        at: wall clock (epoch s) of the packet that carried it.
+        rms: its level, in 16-bit sample units.
+        samples: the decoded samples.
+    """
+
+    at: float
+    rms: float
+    samples: npt.NDArray[np.float64]
+
+    def tone_share(self, hz: float) -> float:
+        """The share of the frame's energy at ``hz`` (Goertzel, 0..1)."""
+        energy = float(np.sum(self.samples**2))
+        if energy <= 0:
+            return 0.0
+        n = np.arange(len(self.samples))
+        phase = np.exp(-2j * np.pi * hz * n / RATE)
+        power = abs(complex(np.dot(self.samples, phase))) ** 2
+        return min(1.0, 2 * power / (len(self.samples) * energy))
+
+
+def heard(pcap: Path, dst_port: int) -> list[tuple[float, bytes]]:
+    """``(wall clock, mu-law payload)`` of each PCMU RTP packet sent to ``dst_port``."""
+    data = pcap.read_bytes() if pcap.exists() else b""
+    if len(data) < 24:
+        return []
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    if struct.unpack(endian + "I", data[20:24])[0] != _ETHERNET:
+        raise ValueError("expected an Ethernet capture")
+    out: list[tuple[float, bytes]] = []
+    offset = 24
+    while offset + 16 <= len(data):
+        sec, frac, length, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
+        packet = data[offset + 16 : offset + 16 + length]
+        offset += 16 + length
+        at = sec + frac / (1e9 if nano else 1e6)
+        payload = _rtp_payload(packet, dst_port)
+        if payload is not None:
+            out.append((at, payload))
+    return out
+
+
+def _rtp_payload(packet: bytes, dst_port: int) -> bytes | None:
+    if len(packet) < 14 + 20 + 8 + 12 or packet[12:14] != b"\x08\x00":
+        return None
+    ip = packet[14:]
+    if ip[9] != 17:  # UDP
+        return None
+    udp = ip[(ip[0] & 0x0F) * 4 :]
+    if struct.unpack(">H", udp[2:4])[0] != dst_port:
+        return None
+    rtp = udp[8:]
+    if rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:  # RTP v2, PCMU only (not DTMF events)
+        return None
+    start = 12 + 4 * (rtp[0] & 0x0F)
+    if rtp[0] & 0x10:
+        start += 4 + 4 * struct.unpack(">H", rtp[start + 2 : start + 4])[0]
+    return rtp[start:]
+
+
+def frames(packets: list[tuple[float, bytes]]) -> list[Frame]:
+    """Each packet's audio as 20 ms frames."""
+    out: list[Frame] = []
+    for at, payload in packets:
+        samples = _MULAW[np.frombuffer(payload, dtype=np.uint8)].astype(np.float64)
+        for start in range(0, len(samples) - FRAME + 1, FRAME):
+            chunk = samples[start : start + FRAME]
+            out.append(Frame(at, float(np.sqrt(np.mean(chunk**2))), chunk))
+    return out
+
+
+def between(heard_frames: list[Frame], start: float, end: float) -> list[Frame]:
+    """The frames that arrived in ``[start, end)``."""
+    return [f for f in heard_frames if start <= f.at < end]
+
+
+class Capture:
+    """``tcpdump`` of the UDP on the phones' link, into ``path``, while it runs."""
+
+    def __init__(self, net: Network, path: Path) -> None:
+        self.net = net
+        self.path = path
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @staticmethod
+    def available() -> bool:
+        """Whether tcpdump is installed."""
+        return shutil.which("tcpdump") is not None
+
+    async def start(self) -> None:
+        """Starts capturing (packet-buffered, so a stop loses nothing)."""
+        cmd = ["tcpdump", "-i", self.net.phones_link, "-U", "-w", str(self.path), "udp"]
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.net.in_ns(self.net.phones_ns, cmd),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        await asyncio.sleep(0.5)  # tcpdump opens the interface
+
+    async def stop(self) -> None:
+        """Stops tcpdump; the capture is complete on return."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        os.killpg(self._proc.pid, signal.SIGTERM)
+        await self._proc.wait()
