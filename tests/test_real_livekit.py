@@ -16,9 +16,15 @@ import pytest
 import pytest_asyncio
 from livekit import api
 
-from tests.real_stack import RealEngine, open_real_engine, real_stack_or_skip, wait_for
-from warm_transfer.client import TransferHandle
-from warm_transfer.models import Fallback, TransferOutcome
+from tests.real_stack import (
+    SUMMARY,
+    RealEngine,
+    open_real_engine,
+    real_stack_or_skip,
+    wait_for,
+)
+from warm_transfer.client import TransferHandle, start_transfer
+from warm_transfer.models import DestinationGroup, Fallback, TransferOutcome, TransferRequest
 from warm_transfer.realstack.phones import CALLER_NUMBER
 from warm_transfer.realstack.sfu import subscribers
 from warm_transfer.telephony import Call
@@ -189,4 +195,42 @@ async def test_worker_killed_while_ringing_rings_nobody_twice(engine: RealEngine
     outcome = await asyncio.wait_for(handle.outcome(), 120)
     assert outcome.outcome == "connected", outcome
     assert engine.invites()[SLOW_ACCEPT] - before == 1
+    await engine.livekit.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+
+
+@pytest.mark.timeout(180)
+async def test_a_ring_group_rings_three_phones_and_cancels_the_two_that_lost(
+    engine: RealEngine,
+) -> None:
+    members = (RINGS, ACCEPTS, SLOW_ACCEPT)
+    before = engine.invites()
+    cancels = {n: engine.livekit.phones[n].read_log().count("CANCEL") for n in members}
+    call = await engine.call()
+    request = TransferRequest(
+        room_name=call.room_name,
+        caller_identity=call.caller_identity,
+        agent_identity=call.agent_identity,
+        destinations=[
+            DestinationGroup(
+                group=[engine.telephony.destination(n) for n in members], ring_timeout_s=20
+            )
+        ],
+        summary=SUMMARY,
+    )
+    outcome = await asyncio.wait_for((await start_transfer(engine.client, request)).outcome(), 120)
+    assert outcome.outcome == "connected", outcome
+    [attempt] = outcome.attempts
+    assert attempt.answered_by == 1  # +15105550100 answers after 0.6 s; the others ring on
+    assert attempt.members is not None
+    assert [m.outcome for m in attempt.members] == ["cancelled", "answered", "cancelled"]
+    # The phones' own logs: every member rung exactly once, the two that lost cancelled.
+    after = engine.invites()
+    assert {n: after[n] - before[n] for n in members} == dict.fromkeys(members, 1)
+
+    async def cancelled() -> bool:
+        now = {n: engine.livekit.phones[n].read_log().count("CANCEL") for n in members}
+        return now[RINGS] > cancels[RINGS] and now[SLOW_ACCEPT] > cancels[SLOW_ACCEPT]
+
+    await wait_for(cancelled, timeout=20)
+    assert engine.livekit.phones[ACCEPTS].read_log().count("CANCEL") == cancels[ACCEPTS]
     await engine.livekit.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
