@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import aiohttp
@@ -234,8 +235,9 @@ class LiveKitActivities(BridgeActivities):
         finally:
             if not isolation.done():
                 isolation.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await isolation
+            # Its failure, if any, is the dial's failure's echo: retrieved, not raised.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await isolation
 
     def _dial_request(self, req: DialRequest, trunk: str) -> api.CreateSIPParticipantRequest:
         return api.CreateSIPParticipantRequest(
@@ -277,15 +279,25 @@ class LiveKitActivities(BridgeActivities):
         raise err
 
     async def _follow_leg(self, req: DialRequest) -> DialResult:
-        """Waits for an already-dialed leg to be answered or to go away."""
-        if req.isolate:
-            # The earlier attempt may have died before it closed the leg.
-            await asyncio.wait_for(
-                self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True),
-                req.ring_timeout_s,
-            )
+        """Waits for an already-dialed leg to be answered or to go away.
+
+        livekit-sip hangs a leg up itself once it has rung for its ringing timeout, so a
+        leg still there, with its track, well past that time was answered, whatever its
+        ``sip.callStatus`` says: after livekit-server restarts, livekit-sip joins each
+        leg to the room again as a new participant with the dial's first attributes
+        (``dialing``), and an answer that came in between is never reported. That leg
+        is taken as answered then, rather than hanging up a human who picked up. A
+        rejoined leg is also a new participant the room has auto-subscribed to: for a
+        ``same_room`` bridge it is isolated again whenever its participant changes.
+        """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + req.ring_timeout_s + 5
+        # livekit-sip's ring timeout runs from its INVITE, just after the first attempt
+        # was scheduled; this attempt may be a retry that started long after.
+        scheduled = activity.info().scheduled_time
+        waited = max(0.0, (datetime.now(UTC) - scheduled).total_seconds())
+        ring_over = loop.time() - waited + req.ring_timeout_s + ring_grace_s(req.ring_timeout_s)
+        deadline = ring_over + 2 * self._defaults.follow_poll_s
+        isolated: str | None = None
         while loop.time() < deadline:
             activity.heartbeat(DIAL_SENT)
             participant = await self._find(req.room_name, req.participant_identity)
@@ -295,8 +307,36 @@ class LiveKitActivities(BridgeActivities):
                     result="no_answer",
                     reason="the leg ended before it was answered",
                 )
-            if participant.attributes.get(CALL_STATUS) == "active":
+            if req.isolate and participant.tracks and participant.sid != isolated:
+                # The earlier attempt may have died before it closed the leg, or the leg
+                # rejoined (a new participant, auto-subscribed by the room).
+                await asyncio.wait_for(
+                    self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True),
+                    req.ring_timeout_s,
+                )
+                isolated = participant.sid
+            status = participant.attributes.get(CALL_STATUS)
+            inferred = status != "active" and bool(participant.tracks) and loop.time() >= ring_over
+            if status == "active" or inferred:
+                if req.isolate:
+                    # Once more, as after a first-hand answer: every auto-subscription
+                    # to the leg has landed by now.
+                    await self._isolate_when_dialed(
+                        req.room_name, req.participant_identity, follow=True
+                    )
+            if status == "active":
                 return DialResult(participant_identity=req.participant_identity, result="answered")
+            if inferred:
+                log.warning(
+                    "leg still up past its ring timeout: answered, its status lost",
+                    leg=req.participant_identity,
+                    status=status,
+                )
+                return DialResult(
+                    participant_identity=req.participant_identity,
+                    result="answered",
+                    reason=f"still up past its ring timeout (LiveKit said {status!r})",
+                )
             await asyncio.sleep(self._defaults.follow_poll_s)
         return DialResult(
             participant_identity=req.participant_identity,

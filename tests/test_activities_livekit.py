@@ -14,6 +14,7 @@ from unittest.mock import ANY
 import pytest
 
 from activities.livekit import DIAL_SENT
+from activities.livekit_base import CALL_STATUS
 from tests.livekit_rig import (
     AGENT,
     CALLER,
@@ -34,6 +35,7 @@ from warm_transfer.models import (
     LegRequest,
     RoomRequest,
 )
+from warm_transfer.timing import ring_grace_s
 
 
 @pytest.fixture
@@ -63,6 +65,25 @@ async def test_a_retry_while_the_leg_rings_follows_it(rig: Rig) -> None:
     result = await rig.run(rig.acts.dial_human, dial(SLOW), attempt=2, details=(DIAL_SENT,))
     assert result.result == "answered"
     assert len(await rig.dials()) == 1
+
+
+async def test_a_leg_still_up_past_its_ring_timeout_was_answered(rig: Rig) -> None:
+    # After livekit-server restarts, livekit-sip joins a ringing leg again with the dial's
+    # first attributes, and an answer in between is never reported: the leg stays
+    # "dialing" (seen on the real stack). livekit-sip would have hung up a leg that was
+    # still ringing by now, so the follower takes it as answered instead of hanging up
+    # a human who picked up; nothing is dialed.
+    await rig.h.control.add_participant(
+        CONSULT, LEG, kind="sip", attributes={CALL_STATUS: "dialing"}
+    )
+    started = asyncio.get_running_loop().time()
+    req = dial(SLOW, ring_timeout_s=1)
+    result = await rig.run(rig.acts.dial_human, req, attempt=2, details=(DIAL_SENT,))
+    waited = asyncio.get_running_loop().time() - started
+    assert result.result == "answered"
+    assert result.reason is not None and "past its ring timeout" in result.reason
+    assert waited >= req.ring_timeout_s + ring_grace_s(req.ring_timeout_s) - 0.1
+    assert await rig.dials() == []
 
 
 async def test_a_retry_after_the_dial_was_sent_never_redials_a_gone_leg(rig: Rig) -> None:

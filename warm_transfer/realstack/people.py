@@ -33,7 +33,8 @@ class AgentParticipant:
     Attributes:
         messages: ``(wall clock, event)`` of every engine data message received.
         left_at: when it left the room after ``leave`` (None while it stays).
-        others_left: identity -> when each other participant left the room.
+        others_left: identity -> when each other participant left the room (and has
+            not come back: a reconnect after a LiveKit restart clears it).
         leaves_when_told: leave on the engine's ``leave`` (False: stay until removed).
         kind: the participant kind in its token (``standard`` plays a WebRTC caller).
     """
@@ -60,6 +61,7 @@ class AgentParticipant:
         )
         self.room.on("data_received", self._on_data)
         self.room.on("participant_disconnected", self._on_disconnected)
+        self.room.on("participant_connected", self._on_connected)
         await self.room.connect(ws_url, token)
         self._source = rtc.AudioSource(48000, 1)
         track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
@@ -80,6 +82,10 @@ class AgentParticipant:
         self.messages.append((time.time(), event))
         if event == "leave" and self.leaves_when_told:
             asyncio.get_running_loop().create_task(self._leave())
+
+    def _on_connected(self, participant: rtc.RemoteParticipant) -> None:
+        # Back (our own connection to LiveKit was lost and is up again): not gone.
+        self.others_left.pop(participant.identity, None)
 
     def _on_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         self.others_left.setdefault(participant.identity, time.time())

@@ -55,10 +55,13 @@ class PhoneLog:
         return bool({"CANCEL", "BYE"} & methods) or call_id in hung_up or call_id in self.rejected
 
     def answered(self, call_id: str) -> bool:
-        """True when the phone picked the call up (200 OK, ACKed) rather than rejecting
-        it or being CANCELed while it rang."""
+        """True when the phone picked the call up (sent 200 OK to the INVITE) rather than
+        rejecting it or being CANCELed while it rang. The ACK may be lost on a lossy
+        path; the phone's own 200 is what says it answered."""
         methods = self.calls().get(call_id, [])
-        return "ACK" in methods and call_id not in self.rejected and "CANCEL" not in methods
+        if "INVITE" not in methods or "CANCEL" in methods or call_id in self.rejected:
+            return False
+        return any(c == call_id and d == "sent" and w == "200" for _, d, w, c in self.timeline)
 
     def tagged(self, header: str, value_prefix: str) -> dict[str, str]:
         """Call id -> the value of INVITE header ``header``, for values starting with

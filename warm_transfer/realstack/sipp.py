@@ -85,18 +85,27 @@ a=ptime:20
 a=sendrecv"""
 
 
-def _send(text: str) -> str:
+# RFC 3261 T1: a final answer to an INVITE, and a request the phone sends, are sent
+# again (T1, 2*T1, ...) until the next message arrives, as a phone does on UDP: on a
+# lossy path a lost 200 OK would otherwise leave livekit-sip waiting for it forever.
+_T1_MS: Final = 500
+
+
+def _send(text: str, retrans: bool = False) -> str:
+    if retrans:
+        return f'  <send retrans="{_T1_MS}"><![CDATA[\n{text}\n]]></send>\n'
     return f"  <send><![CDATA[\n{text}\n]]></send>\n"
 
 
-def _reply(status: int, reason: str, body: str = "") -> str:
+def _reply(status: int, reason: str, body: str = "", retrans: bool = False) -> str:
     length = "Content-Length: [len]"
     if body:
         return _send(
             f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\nContent-Type: application/sdp\n"
-            f"{length}\n\n{body}"
+            f"{length}\n\n{body}",
+            retrans,
         )
-    return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n")
+    return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n", retrans)
 
 
 def _request(method: str, extra: str = "", body: str = "") -> str:
@@ -108,7 +117,8 @@ def _request(method: str, extra: str = "", body: str = "") -> str:
         f"CSeq: [cseq] {method}\nContact: <sip:[local_ip]:[local_port];transport=[transport]>\n"
         "Max-Forwards: 70\n"
     )
-    return _send(f"{head}{extra}Content-Length: [len]\n\n{body}".rstrip("\n") + "\n")
+    text = f"{head}{extra}Content-Length: [len]\n\n{body}".rstrip("\n") + "\n"
+    return _send(text, retrans=True)
 
 
 def render_scenario(b: PhoneBehaviour) -> str:
@@ -143,7 +153,7 @@ def render_scenario(b: PhoneBehaviour) -> str:
             'next="cancelled"/>\n  <label id="answer"/>\n'
         )
     if b.status != 200:
-        out.append(_reply(b.status, _REASONS.get(b.status, "Rejected")))
+        out.append(_reply(b.status, _REASONS.get(b.status, "Rejected"), retrans=True))
         out.append('  <recv request="ACK" next="end"/>\n')
     else:
         out.extend(_answered(b))
@@ -153,7 +163,7 @@ def render_scenario(b: PhoneBehaviour) -> str:
 
 
 def _answered(b: PhoneBehaviour) -> list[str]:
-    out = [_reply(200, "OK", _SDP)]
+    out = [_reply(200, "OK", _SDP, retrans=True)]
     # Our dialog identity, for requests the phone sends: From is the ACK's To.
     out.append(
         '  <recv request="ACK"><action>\n'
@@ -222,6 +232,7 @@ def _cancelled() -> str:
     terminated = _send(
         "SIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
         "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [$invite_cseq]\n"
-        "Content-Length: 0\n"
+        "Content-Length: 0\n",
+        retrans=True,
     )
     return f'  <label id="cancelled"/>\n{ok}{terminated}  <recv request="ACK" next="end"/>\n'
