@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from warm_transfer.models import Fallback, OutcomeKind, TransferOutcome
 from warm_transfer.realstack.phonelog import PhoneLog
@@ -50,6 +51,9 @@ class RealPlan:
             that holds their SIP dialogs).
         agent_stays: the AI agent ignores ``leave``: only the engine's removal takes it
             out of the room.
+        struck_while: where the strike must have landed, by the first phone's log:
+            ``holding`` (before its INVITE), ``ringing`` (after the INVITE, before its
+            answer) or ``answered`` (after the answer); None: anywhere.
     """
 
     numbers: tuple[str, ...]
@@ -61,6 +65,7 @@ class RealPlan:
     fallback: Fallback = field(default_factory=Fallback)
     strands: bool = False
     agent_stays: bool = False
+    struck_while: Literal["holding", "ringing", "answered"] | None = None
 
 
 @dataclass
@@ -160,6 +165,7 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
                     v.stranded += 1
                 else:
                     v.problems.append(f"{o.tag}: {number}'s call {call_id} never ended")
+    _check_strike(o, calls, logs, v.problems)
     for name, metadata in o.rooms_after.items():
         if name.startswith(o.workflow_id) or o.workflow_id in metadata:
             v.rooms_left += 1
@@ -224,6 +230,31 @@ def _check_state(
         number = _caller_number(calls)
         if ids and number and _ended_early(logs[number], ids[-1], o):
             problems.append(f"{o.tag}: the caller's call ended before the transfer did")
+
+
+def _check_strike(
+    o: Observed,
+    calls: Mapping[str, Mapping[str, list[str]]],
+    logs: Mapping[str, PhoneLog],
+    problems: list[str],
+) -> None:
+    """The strike landed at the stage the row aims at, by the first phone's own log."""
+    if o.plan.struck_while is None or o.struck_at is None:
+        return
+    number = o.plan.numbers[0]
+    ids = calls.get(number, {}).get("0", [])
+    log = logs[number]
+    invited = log.invited_at.get(ids[0]) if ids else None
+    picked_up = log.first(ids[0], "sent", "200") if ids and log.answered(ids[0]) else None
+    at, where = o.struck_at, o.plan.struck_while
+    landed = {
+        "holding": invited is None or invited > at,
+        "ringing": invited is not None and invited <= at and (picked_up is None or picked_up > at),
+        "answered": picked_up is not None and picked_up <= at,
+    }[where]
+    if not landed:
+        problems.append(f"{o.tag}: the strike missed the {where} stage (INVITE {invited}, "
+                        f"answer {picked_up}, strike {at})")  # fmt: skip
 
 
 def _caller_number(calls: Mapping[str, Mapping[str, list[str]]]) -> str:

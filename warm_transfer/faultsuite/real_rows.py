@@ -105,7 +105,7 @@ async def worker_kill_holding(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "worker-kill-holding",
         "worker SIGKILLed as the AI agent is told hold_started",
-        [RealPlan((ACCEPTS,))] * n,
+        [RealPlan((ACCEPTS,), struck_while="holding")] * n,
         _told_then("hold_started", _kill_worker),
     )
 
@@ -115,7 +115,7 @@ async def worker_kill_ringing(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "worker-kill-ringing",
         "worker SIGKILLed while the phone rings",
-        [RealPlan((SLOW,))] * n,
+        [RealPlan((SLOW,), struck_while="ringing")] * n,
         _ringing_then(_kill_worker),
     )
 
@@ -125,7 +125,7 @@ async def worker_kill_briefing(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "worker-kill-briefing",
         "worker SIGKILLed while the human is briefed",
-        [RealPlan((ACCEPTS,))] * n,
+        [RealPlan((ACCEPTS,), struck_while="answered")] * n,
         _briefing_then(_kill_worker),
     )
 
@@ -147,7 +147,9 @@ async def worker_kill_bridged(suite: RealSuite, n: int) -> FaultResult:
 
 async def sip_kill_ringing(suite: RealSuite, n: int) -> FaultResult:
     """livekit-sip SIGKILLed (and restarted) while the human's phone rings."""
-    plans = [RealPlan((SLOW,), degraded=("caller_hung_up",), strands=True)] * n
+    plans = [
+        RealPlan((SLOW,), degraded=("caller_hung_up",), strands=True, struck_while="ringing")
+    ] * n
     result = await suite.row(
         "sip-kill-ringing",
         "livekit-sip SIGKILLed and restarted while the phone rings",
@@ -161,7 +163,12 @@ async def sip_kill_ringing(suite: RealSuite, n: int) -> FaultResult:
 async def sip_kill_briefing(suite: RealSuite, n: int) -> FaultResult:
     """livekit-sip SIGKILLed (and restarted) while the human is briefed."""
     plans = [
-        RealPlan((ACCEPTS,), degraded=("caller_hung_up", "returned_to_agent"), strands=True)
+        RealPlan(
+            (ACCEPTS,),
+            degraded=("caller_hung_up", "returned_to_agent"),
+            strands=True,
+            struck_while="answered",
+        )
     ] * n
     result = await suite.row(
         "sip-kill-briefing",
@@ -180,7 +187,9 @@ async def sip_kill_briefing(suite: RealSuite, n: int) -> FaultResult:
 async def sip_kill_ringing_webrtc(suite: RealSuite, n: int) -> FaultResult:
     """livekit-sip SIGKILLed while the phone rings, with the caller on WebRTC (or on
     another SIP node): the caller survives and the next destination takes the call."""
-    plans = [RealPlan((SLOW, ACCEPTS), webrtc_caller=True, strands=True)] * n
+    plans = [
+        RealPlan((SLOW, ACCEPTS), webrtc_caller=True, strands=True, struck_while="ringing")
+    ] * n
     return await suite.row(
         "sip-kill-ringing-webrtc-caller",
         "livekit-sip SIGKILLed while the phone rings; the caller is not on it",
@@ -194,7 +203,7 @@ async def livekit_restart_ringing(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "livekit-server-restart-ringing",
         "livekit-server SIGKILLed and restarted while the phone rings",
-        [RealPlan((SLOW,))] * n,
+        [RealPlan((SLOW,), struck_while="ringing")] * n,
         _ringing_then(_restart("livekit-server")),
     )
 
@@ -204,7 +213,7 @@ async def redis_restart(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "redis-restart",
         "Redis SIGKILLed and restarted empty while the phone rings",
-        [RealPlan((SLOW,))] * n,
+        [RealPlan((SLOW,), struck_while="ringing")] * n,
         _ringing_then(_restart("redis")),
     )
 
@@ -214,7 +223,7 @@ async def temporal_restart_ringing(suite: RealSuite, n: int) -> FaultResult:
     return await suite.row(
         "temporal-restart-ringing",
         "Temporal dev server restarted on its SQLite file while the phone rings",
-        [RealPlan((SLOW,))] * n,
+        [RealPlan((SLOW,), struck_while="ringing")] * n,
         _ringing_then(_restart_temporal),
     )
 
