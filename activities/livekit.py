@@ -53,6 +53,14 @@ __all__ = ["DATA_TOPIC", "LiveKitActivities", "LiveKitDefaults"]
 DIAL_SENT: Final = "dial_sent"
 # ... and that LiveKit said it placed no call, so a retry may dial.
 NOT_DIALED: Final = "not_dialed"
+# How late past the ring timeout LiveKit may still answer a dial before its leg's
+# departure from the room is taken as the end of the call.
+_LATE_ANSWER_S: Final = 2.0
+
+
+class LegVanished(Exception):
+    """The dialed leg left the room while LiveKit's answer to the dial was still due."""
+
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +147,14 @@ class LiveKitActivities(BridgeActivities):
         try:
             async with self._heartbeating(DIAL_SENT):
                 await self._place_call(req, trunk)
+        except LegVanished:
+            log.warning("leg left while its dial was unanswered", leg=req.participant_identity)
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result="failed",
+                reason="the leg left the room past its ring timeout while LiveKit never "
+                "answered the dial (livekit-sip lost the call); not redialing",
+            )
         except ServerError as err:
             if is_retryable(err):
                 # LiveKit answered (5xx or 429, no SIP status): it placed no call. Said
@@ -225,19 +241,43 @@ class LiveKitActivities(BridgeActivities):
         isolation = asyncio.create_task(
             self._isolate_when_dialed(req.room_name, req.participant_identity)
         )
+        call = asyncio.ensure_future(create)
         try:
-            await create
+            await self._answer_unless_vanished(req, call, isolation)
             await isolation
             # Once more now it is answered: livekit-server subscribes the room to a new
             # track a moment after it is published, and an unsubscribe that beat that
             # moment was undone by it. By the answer every auto-subscription has landed.
             await self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True)
         finally:
-            if not isolation.done():
-                isolation.cancel()
-            # Its failure, if any, is the dial's failure's echo: retrieved, not raised.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await isolation
+            for task in (isolation, call):
+                if not task.done():
+                    task.cancel()
+                # A failure here is the dial's failure's echo: retrieved, not raised.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _answer_unless_vanished(
+        self, req: DialRequest, call: asyncio.Future[Any], seen: asyncio.Task[None]
+    ) -> None:
+        """Awaits LiveKit's answer to the dial (raising its error).
+
+        By the ring timeout LiveKit has answered, one way or another, unless the
+        livekit-sip placing the call died: livekit-server then drops the leg (its
+        connection timeout) and never answers the request, and the caller would stay
+        on hold until the request's own deadline. So past the ring timeout a leg that
+        was in the room (``seen``: the isolation found it) and has left ends the wait
+        with `LegVanished`.
+        """
+        await asyncio.wait({call}, timeout=req.ring_timeout_s + _LATE_ANSWER_S)
+        while not call.done():
+            found = seen.done() and not seen.cancelled() and seen.exception() is None
+            if found and await self._find(req.room_name, req.participant_identity) is None:
+                await asyncio.wait({call}, timeout=1.0)  # an answer already in flight
+                if not call.done():
+                    raise LegVanished(req.participant_identity)
+            await asyncio.wait({call}, timeout=1.0)
+        call.result()
 
     def _dial_request(self, req: DialRequest, trunk: str) -> api.CreateSIPParticipantRequest:
         return api.CreateSIPParticipantRequest(

@@ -165,7 +165,6 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
                     v.stranded += 1
                 else:
                     v.problems.append(f"{o.tag}: {number}'s call {call_id} never ended")
-    _check_strike(o, calls, logs, v.problems)
     for name, metadata in o.rooms_after.items():
         if name.startswith(o.workflow_id) or o.workflow_id in metadata:
             v.rooms_left += 1
@@ -174,6 +173,7 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
         v.problems.append(f"{o.tag}: no outcome ({o.error})")
         return v
     before = len(v.problems)
+    _check_strike(o, calls, logs, v.problems)
     kind = o.outcome.outcome
     if kind != o.plan.expect and kind not in o.plan.degraded:
         tried = [(a.sip_call_to, a.result, a.reason) for a in o.outcome.attempts]

@@ -108,13 +108,20 @@ class RealSuite:
     # -- a row ------------------------------------------------------------------------
 
     async def row(
-        self, fault: str, description: str, plans: Sequence[RealPlan], strike: Strike
+        self,
+        fault: str,
+        description: str,
+        plans: Sequence[RealPlan],
+        strike: Strike,
+        wave_size: int | None = None,
     ) -> FaultResult:
-        """Runs ``plans`` in waves, striking once per wave, and judges every transfer."""
+        """Runs ``plans`` in waves (``wave_size``, default the suite's), striking once per
+        wave, and judges every transfer."""
         started = time.monotonic()
         seen: list[Observed] = []
-        for first in range(0, len(plans), self.wave_size):
-            wave = plans[first : first + self.wave_size]
+        size = wave_size or self.wave_size
+        for first in range(0, len(plans), size):
+            wave = plans[first : first + size]
             seen += await self.wave(fault, first, wave, strike)
         result = FaultResult(fault, description, transfers=len(seen))
         logs = {number: phone.read_log() for number, phone in self.real.phones.items()}
@@ -128,6 +135,11 @@ class RealSuite:
             result.stranded += verdict.stranded
             result.rooms_left += verdict.rooms_left
             result.problems += verdict.problems
+            if verdict.right and verdict.degraded and observed.outcome is not None:
+                tried = [(a.sip_call_to, a.result, a.reason) for a in observed.outcome.attempts]
+                result.problems.append(
+                    f"degraded: {observed.tag}: {observed.outcome.outcome}; {tried}"
+                )
             holds.append(verdict.hold_s)
         result.longest_hold_s = max(holds) if holds else None
         result.seconds = time.monotonic() - started

@@ -95,18 +95,38 @@ async def _no_strike(suite: RealSuite, transfers: Sequence[RealTransfer]) -> flo
     return time.time()
 
 
-def _mixed(n: int) -> list[RealPlan]:
+def _mixed(n: int, **options: object) -> list[RealPlan]:
     """Half connect at once, half after a busy first destination."""
-    return [RealPlan((ACCEPTS,)) if i % 2 == 0 else RealPlan((BUSY, ACCEPTS)) for i in range(n)]
+    return [
+        RealPlan((ACCEPTS,), **options) if i % 2 == 0 else RealPlan((BUSY, ACCEPTS), **options)  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+_LOST_ACK: Final = (
+    "livekit-sip sends one ACK for a 200 OK and none for its retransmissions (RFC 3261 "
+    "13.2.2.4 wants one each): when that ACK is lost the phone never has its call "
+    "confirmed. The suite's sipp phones send no audio before the ACK; livekit-sip ends "
+    "a call without audio after 30 s (its media timeout), the webhook bridge reports the "
+    "human gone ('hung up'), and the engine goes on to the next destination or takes "
+    "the caller back to the AI agent (returned_to_agent); a caller whose ACK was lost "
+    "is cut the same way (caller_hung_up). Operators see an attempt 'declined: hung "
+    "up' about 30 s after the answer"
+)
 
 
 async def worker_kill_holding(suite: RealSuite, n: int) -> FaultResult:
-    """SIGKILL as the caller is put on hold (the agent's ``hold_started`` arrives)."""
+    """SIGKILL as the caller is put on hold (the agent's ``hold_started`` arrives).
+
+    The hold lasts a few hundred milliseconds before the dial: one transfer at a time,
+    each with its own SIGKILL, so every strike lands before its phone rings.
+    """
     return await suite.row(
         "worker-kill-holding",
         "worker SIGKILLed as the AI agent is told hold_started",
         [RealPlan((ACCEPTS,), struck_while="holding")] * n,
         _told_then("hold_started", _kill_worker),
+        wave_size=1,
     )
 
 
@@ -229,14 +249,21 @@ async def temporal_restart_ringing(suite: RealSuite, n: int) -> FaultResult:
 
 
 def _impaired(name: str, description: str, link: str, spec: str) -> RealRow:
+    impairment = Impairment.parse(spec)
+    # Packet loss on the SIP path can lose an ACK that livekit-sip never sends again.
+    lossy = link == "phones" and impairment.loss_pct > 0
+    degraded = ("returned_to_agent", "caller_hung_up") if lossy else ()
+
     async def row(suite: RealSuite, n: int) -> FaultResult:
         impairer: LinkImpairer = suite.phones_link if link == "phones" else suite.api_link
-        mechanism = await impairer.apply(Impairment.parse(spec))
+        mechanism = await impairer.apply(impairment)
         try:
-            result = await suite.row(name, description, _mixed(n), _no_strike)
+            result = await suite.row(name, description, _mixed(n, degraded=degraded), _no_strike)
         finally:
             await impairer.clear()
         result.description += f" ({mechanism})"
+        if lossy:
+            result.note = _LOST_ACK
         return result
 
     return row
