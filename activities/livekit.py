@@ -238,12 +238,13 @@ class LiveKitActivities(BridgeActivities):
         if not req.isolate:
             await create
             return
+        joined = asyncio.Event()
         isolation = asyncio.create_task(
-            self._isolate_when_dialed(req.room_name, req.participant_identity)
+            self._isolate_when_dialed(req.room_name, req.participant_identity, seen=joined)
         )
         call = asyncio.ensure_future(create)
         try:
-            await self._answer_unless_vanished(req, call, isolation)
+            await self._answer_unless_vanished(req, call, joined)
             await isolation
             # Once more now it is answered: livekit-server subscribes the room to a new
             # track a moment after it is published, and an unsubscribe that beat that
@@ -258,7 +259,7 @@ class LiveKitActivities(BridgeActivities):
                     await task
 
     async def _answer_unless_vanished(
-        self, req: DialRequest, call: asyncio.Future[Any], seen: asyncio.Task[None]
+        self, req: DialRequest, call: asyncio.Future[Any], joined: asyncio.Event
     ) -> None:
         """Awaits LiveKit's answer to the dial (raising its error).
 
@@ -266,13 +267,15 @@ class LiveKitActivities(BridgeActivities):
         livekit-sip placing the call died: livekit-server then drops the leg (its
         connection timeout) and never answers the request, and the caller would stay
         on hold until the request's own deadline. So past the ring timeout a leg that
-        was in the room (``seen``: the isolation found it) and has left ends the wait
+        was in the room (``joined``: the isolation found it) and has left ends the wait
         with `LegVanished`.
         """
         await asyncio.wait({call}, timeout=req.ring_timeout_s + _LATE_ANSWER_S)
         while not call.done():
-            found = seen.done() and not seen.cancelled() and seen.exception() is None
-            if found and await self._find(req.room_name, req.participant_identity) is None:
+            if (
+                joined.is_set()
+                and await self._find(req.room_name, req.participant_identity) is None
+            ):
                 await asyncio.wait({call}, timeout=1.0)  # an answer already in flight
                 if not call.done():
                     raise LegVanished(req.participant_identity)
