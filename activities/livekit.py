@@ -24,8 +24,9 @@ from activities.livekit_base import (
     DATA_TOPIC,
     LiveKitDefaults,
 )
-from activities.livekit_dial import DIAL_SENT, NOT_DIALED, DialActivities
+from activities.livekit_dial import DialActivities
 from activities.livekit_errors import dial_failure, is_retryable, unless_not_found
+from activities.livekit_follow import DIAL_SENT, NOT_DIALED
 from warm_transfer.models import (
     AgentLeaveRequest,
     AgentLeaveResult,

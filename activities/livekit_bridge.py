@@ -147,7 +147,9 @@ class BridgeActivities(LiveKitBase):
 
     # -- same_room --------------------------------------------------------------------
 
-    async def _isolate_when_dialed(self, room: str, identity: str, *, follow: bool = False) -> None:
+    async def _isolate_when_dialed(
+        self, room: str, identity: str, *, follow: bool = False, seen: asyncio.Event | None = None
+    ) -> None:
         """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
 
         LiveKit cannot create a SIP participant muted and deaf, but livekit-sip joins
@@ -158,10 +160,13 @@ class BridgeActivities(LiveKitBase):
 
         Args:
             follow: the leg was dialed by an earlier attempt: if it is gone, stop.
+            seen: set once the leg is in the room.
         """
         delay = 0.005
         while True:
             leg = await self._find(room, identity)
+            if leg is not None and seen is not None:
+                seen.set()
             sids = _track_sids(leg)
             if sids:
                 break

@@ -33,6 +33,10 @@ class AgentParticipant:
     Attributes:
         messages: ``(wall clock, event)`` of every engine data message received.
         left_at: when it left the room after ``leave`` (None while it stays).
+        others_left: identity -> when each other participant left the room (and has
+            not come back: a reconnect after a LiveKit restart clears it).
+        leaves_when_told: leave on the engine's ``leave`` (False: stay until removed).
+        kind: the participant kind in its token (``standard`` plays a WebRTC caller).
     """
 
     room_name: str
@@ -40,6 +44,9 @@ class AgentParticipant:
     room: rtc.Room = field(default_factory=rtc.Room)
     messages: list[tuple[float, str]] = field(default_factory=list)
     left_at: float | None = None
+    others_left: dict[str, float] = field(default_factory=dict)
+    leaves_when_told: bool = True
+    kind: api.AccessToken.ParticipantKind = "agent"
     on_participant_left: Callable[[str], None] | None = None
     _source: rtc.AudioSource | None = None
 
@@ -48,12 +55,13 @@ class AgentParticipant:
         token = (
             api.AccessToken(api_key, api_secret)
             .with_identity(self.identity)
-            .with_kind("agent")
+            .with_kind(self.kind)
             .with_grants(api.VideoGrants(room_join=True, room=self.room_name))
             .to_jwt()
         )
         self.room.on("data_received", self._on_data)
         self.room.on("participant_disconnected", self._on_disconnected)
+        self.room.on("participant_connected", self._on_connected)
         await self.room.connect(ws_url, token)
         self._source = rtc.AudioSource(48000, 1)
         track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
@@ -72,10 +80,15 @@ class AgentParticipant:
         except ValueError:
             return
         self.messages.append((time.time(), event))
-        if event == "leave":
+        if event == "leave" and self.leaves_when_told:
             asyncio.get_running_loop().create_task(self._leave())
 
+    def _on_connected(self, participant: rtc.RemoteParticipant) -> None:
+        # Back (our own connection to LiveKit was lost and is up again): not gone.
+        self.others_left.pop(participant.identity, None)
+
     def _on_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        self.others_left.setdefault(participant.identity, time.time())
         if self.on_participant_left is not None:
             self.on_participant_left(participant.identity)
 
@@ -111,17 +124,20 @@ async def place_real_call(
     api_secret: str,
     hang_up_after_s: float | None = None,
     agent_identity: str = "voice-agent",
+    headers: dict[str, str] | None = None,
 ) -> RealCall:
     """Puts the AI agent in ``room_name`` and dials the caller's phone into it.
 
     Args:
         hang_up_after_s: the caller's phone hangs up this long after answering.
+        headers: more SIP ``X-`` headers for the caller's INVITE (a tag to find the
+            call in the phone's log by).
     """
     await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=120))
     agent = AgentParticipant(room_name, agent_identity)
     await agent.join(ws_url, api_key, api_secret)
     caller_identity = f"sip_{caller_number}_{room_name}"
-    headers = {}
+    headers = dict(headers or {})
     if hang_up_after_s is not None:
         headers[HANGUP_HEADER] = str(round(hang_up_after_s * 1000))
     await lk.sip.create_sip_participant(
