@@ -27,6 +27,7 @@ from activities.livekit_base import (
 from activities.livekit_dial import DialActivities
 from activities.livekit_errors import dial_failure, is_retryable, unless_not_found
 from activities.livekit_follow import DIAL_SENT, NOT_DIALED
+from activities.livekit_watch import BriefingWatch
 from warm_transfer.models import (
     AgentLeaveRequest,
     AgentLeaveResult,
@@ -45,7 +46,7 @@ __all__ = ["DATA_TOPIC", "DIAL_SENT", "NOT_DIALED", "LiveKitActivities", "LiveKi
 log = structlog.get_logger(__name__)
 
 
-class LiveKitActivities(DialActivities):
+class LiveKitActivities(DialActivities, BriefingWatch):
     """The LiveKit side of a warm transfer, built once per worker around one client."""
 
     def registered(self) -> list[Callable[..., Awaitable[Any]]]:
@@ -58,6 +59,7 @@ class LiveKitActivities(DialActivities):
             self.dial_human,
             self.hang_up_leg,
             self.brief_human,
+            self.watch_briefing,
             self.bridge_caller,
             self.remove_agent,
             self.cold_transfer,

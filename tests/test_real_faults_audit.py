@@ -16,6 +16,7 @@ from warm_transfer.faultsuite.real_audit import (
     judge_real,
     longest_hold,
 )
+from warm_transfer.faultsuite.real_hearing import heard_early
 from warm_transfer.faultsuite.report import FaultResult, real_table, table
 from warm_transfer.models import Attempt, TransferOutcome
 from warm_transfer.realstack.impair import Impairment
@@ -120,6 +121,33 @@ def test_connected_needs_the_phones_and_the_sfu_to_agree() -> None:
     seen, logs = connected()
     seen.people = {ROOM: {CALLER, LEG, AGENT}}
     assert any("AI agent still" in p for p in judge_real(seen, logs).problems)
+
+
+def test_a_caller_hearing_a_human_before_the_accept_is_caught() -> None:
+    seen, logs = connected()
+    # Sampled every 0.5 s: the caller heard the leg from 104.0 to 105.5, accepted at 106.
+    heard = [(at / 2, {LEG}) for at in range(208, 212)]
+    samples = [(103.5, set()), *heard, (106.0, set())]
+    seen.heard_early_s = heard_early(samples, {LEG: 106.0}, 0.5)
+    assert seen.heard_early_s == 2.0
+    assert any("heard a human" in p for p in judge_real(seen, logs).problems)
+    # After the accept the same samples are the bridge working.
+    assert heard_early(samples, {LEG: 104.0}, 0.5) == 0.0
+    assert heard_early([(1.0, {LEG})], {}, 0.25) == 0.25  # never accepted: always early
+
+
+def test_back_with_the_agent_needs_the_caller_unless_its_livekit_sip_died() -> None:
+    seen, logs = connected(expect="returned_to_agent")
+    assert seen.outcome is not None
+    seen.outcome = seen.outcome.model_copy(update={"outcome": "returned_to_agent"})
+    seen.messages = [(100.0, "hold_started"), (108.0, "hold_stopped")]
+    seen.people = {ROOM: {AGENT}}
+    assert any("not back with the AI agent" in p for p in judge_real(seen, logs).problems)
+    seen.plan = RealPlan((HUMAN,), expect="returned_to_agent", strands=True)
+    assert not any("not back" in p for p in judge_real(seen, logs).problems)
+    # A WebRTC caller's call survives livekit-sip: it must be back.
+    seen.plan = RealPlan((HUMAN,), expect="returned_to_agent", strands=True, webrtc_caller=True)
+    assert any("not back with the AI agent" in p for p in judge_real(seen, logs).problems)
 
 
 def test_the_strike_must_land_where_the_row_says() -> None:

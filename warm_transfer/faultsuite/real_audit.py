@@ -32,6 +32,10 @@ from warm_transfer.realstack.phonelog import PhoneLog
 
 TAG_HEADER = "X-WT-Tag"
 CALLER_ATTEMPT = "caller"
+# LiveKit cannot create a participant unsubscribed: a ringing leg's track can reach
+# the caller for a moment before the engine's unsubscribe lands (docs/real-livekit.md).
+# Longer than this, the caller heard a human who had not accepted.
+EARLY_LIMIT_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class Observed:
         heard: publisher -> listeners in the caller's room, from the SFU, then.
         teardown_at: when the harness started ending the calls.
         rooms_after: rooms still open at the end, name -> metadata.
+        heard_early_s: the longest the SFU forwarded a human's audio to the caller
+            before that human accepted (sampled, `EARLY_LIMIT_S` allowed).
     """
 
     tag: str
@@ -107,6 +113,7 @@ class Observed:
     heard: dict[str, set[str]] = field(default_factory=dict)
     teardown_at: float | None = None
     rooms_after: dict[str, str] = field(default_factory=dict)
+    heard_early_s: float = 0.0
 
 
 @dataclass
@@ -174,6 +181,10 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
         return v
     before = len(v.problems)
     _check_strike(o, calls, logs, v.problems)
+    if o.heard_early_s > EARLY_LIMIT_S:
+        v.problems.append(
+            f"{o.tag}: the caller heard a human {o.heard_early_s:.1f} s before the accept"
+        )
     kind = o.outcome.outcome
     if kind != o.plan.expect and kind not in o.plan.degraded:
         tried = [(a.sip_call_to, a.result, a.reason) for a in o.outcome.attempts]
@@ -219,7 +230,11 @@ def _check_state(
         if o.agent_identity in in_room:
             problems.append(f"{o.tag}: AI agent still in {o.room}")
     elif kind == "returned_to_agent":
-        if not {o.caller_identity, o.agent_identity} <= in_room:
+        # A SIP caller whose livekit-sip died (a stranding row) has no call to come back
+        # to: LiveKit lists it until its participant times out, then it is gone.
+        caller_died = o.plan.strands and not o.plan.webrtc_caller
+        back = {o.agent_identity} if caller_died else {o.caller_identity, o.agent_identity}
+        if not back <= in_room:
             problems.append(f"{o.tag}: caller not back with the AI agent")
         if "hold_stopped" not in [event for _, event in o.messages]:
             problems.append(f"{o.tag}: the AI agent was never told hold_stopped")

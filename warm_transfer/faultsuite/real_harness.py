@@ -36,6 +36,7 @@ from warm_transfer.faultsuite.real_audit import (
     RealPlan,
     judge_real,
 )
+from warm_transfer.faultsuite.real_hearing import SAMPLE_S, accepted_at, heard_early, sample_sfu
 from warm_transfer.faultsuite.report import FaultResult
 from warm_transfer.models import TransferRequest
 from warm_transfer.realstack.impair import LinkImpairer
@@ -152,13 +153,22 @@ class RealSuite:
         transfers = list(
             await asyncio.gather(*(self.start(fault, first + i, p) for i, p in enumerate(plans)))
         )
+        samples: dict[str, list[tuple[float, set[str]]]] = {t.seen.tag: [] for t in transfers}
+        sampler = asyncio.create_task(sample_sfu(self.real.network.lk_ip, transfers, samples))
         try:
             struck_at = await strike(self, transfers)
             for t in transfers:
                 t.seen.struck_at = struck_at
             await self.finish(transfers)
+            sampler.cancel()
             await self.record(transfers)
+            for t in transfers:
+                accepted = await accepted_at(self.client, t.seen.workflow_id)
+                t.seen.heard_early_s = heard_early(samples[t.seen.tag], accepted, SAMPLE_S)
         finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
             await self.end_calls(transfers)
         return [t.seen for t in transfers]
 

@@ -198,8 +198,9 @@ async def sip_kill_briefing(suite: RealSuite, n: int) -> FaultResult:
     )
     result.note = (
         _SIP_DIED + "; the human's leg goes at the same moment (the webhook bridge reports "
-        "it as a decline, 'call lost'), so returned_to_agent is the outcome when that "
-        "webhook is the first the engine hears"
+        "it as a decline, 'call lost'), so the engine takes the caller off hold: "
+        "caller_hung_up when the caller's participant is already gone, returned_to_agent "
+        "(to a call that is dead) while LiveKit still lists it"
     )
     return result
 
@@ -228,11 +229,21 @@ async def livekit_restart_ringing(suite: RealSuite, n: int) -> FaultResult:
     )
 
 
+async def livekit_restart_briefing(suite: RealSuite, n: int) -> FaultResult:
+    """livekit-server SIGKILLed and restarted while the human is briefed."""
+    return await suite.row(
+        "livekit-server-restart-briefing",
+        "livekit-server SIGKILLed and restarted while the human is briefed",
+        [RealPlan((ACCEPTS,), struck_while="answered")] * n,
+        _briefing_then(_restart("livekit-server")),
+    )
+
+
 async def redis_restart(suite: RealSuite, n: int) -> FaultResult:
-    """Redis SIGKILLed and restarted (empty: no persistence) while the phone rings."""
+    """Redis SIGKILLed and restarted on its append-only file while the phone rings."""
     return await suite.row(
         "redis-restart",
-        "Redis SIGKILLed and restarted empty while the phone rings",
+        "Redis SIGKILLed and restarted on its append-only file while the phone rings",
         [RealPlan((SLOW,), struck_while="ringing")] * n,
         _ringing_then(_restart("redis")),
     )
@@ -278,6 +289,7 @@ REAL_ROWS: Final[dict[str, RealRow]] = {
     "sip-kill-briefing": sip_kill_briefing,
     "sip-kill-ringing-webrtc-caller": sip_kill_ringing_webrtc,
     "livekit-server-restart-ringing": livekit_restart_ringing,
+    "livekit-server-restart-briefing": livekit_restart_briefing,
     "redis-restart": redis_restart,
     "sip-loss-5pct": _impaired(
         "sip-loss-5pct", "5 % of SIP/RTP packets lost each way", "phones", "loss 5%"
