@@ -40,6 +40,7 @@ from warm_transfer.models import (
     RoomRequest,
     RoomResult,
 )
+from warm_transfer.wire import ATTR_STATE
 
 __all__ = ["DATA_TOPIC", "DIAL_SENT", "NOT_DIALED", "LiveKitActivities", "LiveKitDefaults"]
 
@@ -151,7 +152,7 @@ class LiveKitActivities(DialActivities, BriefingWatch):
         attributes = {
             ATTR_WORKFLOW_ID: req.workflow_id,
             ATTR_ROLE: "caller",
-            "warm_transfer.state": state,
+            ATTR_STATE: state,
         }
         update = api.UpdateParticipantRequest(
             room=req.room_name, identity=req.caller_identity, attributes=attributes

@@ -44,6 +44,7 @@ from warm_transfer.models import (
     ConsultationRequest,
     ConsultationResult,
 )
+from warm_transfer.wire import ATTR_STATE, BRIDGED
 
 log = structlog.get_logger(__name__)
 
@@ -241,6 +242,12 @@ class BridgeActivities(LiveKitBase):
         caller = await self._find(room, req.caller_identity)
         if human is None:
             raise self._gone(req.human_identity)
+        # Marked first: a briefing watch (`watch_briefing`) that has not yet seen its
+        # cancellation must not isolate the human again once the bridge has begun.
+        mark = api.UpdateParticipantRequest(
+            room=room, identity=req.human_identity, attributes={ATTR_STATE: BRIDGED}
+        )
+        await unless_not_found("mark_bridged", self._lk.room.update_participant(mark))
         await self._subscribe(room, req.caller_identity, _track_sids(human), subscribe=True)
         await self._subscribe(room, req.human_identity, _track_sids(caller), subscribe=True)
         # An accept before the briefing (out of order) leaves the leg deaf: open it.

@@ -13,7 +13,10 @@ for a decision nobody was there to take.
 it when the wait ends). When a participant of the briefing comes back as a new one,
 it isolates the human again (``same_room``) and briefs them again: the human's old
 dispatches are deleted and a new one is created. Without a restart it only looks,
-once a second, and never acts.
+once a second, and never acts. It stops by itself once the bridge has marked the human
+``bridged``: a cancellation reaches an activity only with its next heartbeat, seconds
+later, and a re-isolation then would cut the caller off the human just bridged (seen
+on the real stack, `livekit-server-restart-briefing`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from temporalio import activity
 from activities.livekit_bridge import BridgeActivities
 from activities.livekit_errors import is_retryable
 from warm_transfer.models import BriefRequest, BriefResult, WatchRequest
+from warm_transfer.wire import ATTR_STATE, BRIDGED
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +67,9 @@ class BriefingWatch(BridgeActivities):
         due: float | None = None  # when to brief again, once the room has settled
         while rebriefs < MAX_REBRIEFS:
             activity.heartbeat(rebriefs)
-            sids = await self._sids(req.room_name)
+            sids, bridged = await self._sids(req.room_name, req.human_identity)
+            if bridged:
+                break  # the decision is made and acted on: nothing left to keep whole
             if sids is not None and req.human_identity in sids:
                 back = [p for p in watched if p in known and p in sids and sids[p] != known[p]]
                 known.update({p: sids[p] for p in watched if p in sids})
@@ -87,15 +93,20 @@ class BriefingWatch(BridgeActivities):
             with contextlib.suppress(Exception):  # looked at again on the next pass
                 await self._open_for_briefing(req)
 
-    async def _sids(self, room: str) -> dict[str, str] | None:
-        """Identity -> participant SID in ``room``; None when LiveKit cannot say now."""
+    async def _sids(self, room: str, human: str) -> tuple[dict[str, str] | None, bool]:
+        """Identity -> participant SID in ``room`` (None when LiveKit cannot say now),
+        and whether the bridge has marked ``human`` bridged."""
         try:
             listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
         except Exception as err:
             if is_retryable(err) or isinstance(err, api.TwirpError):
-                return None  # restarting, or the room is going: look again
+                return None, False  # restarting, or the room is going: look again
             raise
-        return {p.identity: p.sid for p in listed.participants}
+        bridged = any(
+            p.identity == human and p.attributes.get(ATTR_STATE) == BRIDGED
+            for p in listed.participants
+        )
+        return {p.identity: p.sid for p in listed.participants}, bridged
 
     async def _brief_again(self, req: BriefRequest, agent_name: str) -> str:
         """Replaces the human's dispatches with a new one."""

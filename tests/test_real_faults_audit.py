@@ -125,15 +125,20 @@ def test_connected_needs_the_phones_and_the_sfu_to_agree() -> None:
 
 def test_a_caller_hearing_a_human_before_the_accept_is_caught() -> None:
     seen, logs = connected()
-    # Sampled every 0.5 s: the caller heard the leg from 104.0 to 105.5, accepted at 106.
+    # Sampled every 0.5 s (the judge counts 0.25 s each, the sampler's pace): the caller
+    # heard the leg from 104.0 to 105.5, accepted at 106;
+    # the human's phone picked up at 102.
     heard = [(at / 2, {LEG}) for at in range(208, 212)]
-    samples = [(103.5, set()), *heard, (106.0, set())]
-    seen.heard_early_s = heard_early(samples, {LEG: 106.0}, 0.5)
-    assert seen.heard_early_s == 2.0
+    seen.hearing, seen.accepted_at = [(103.5, set()), *heard, (106.0, set())], {LEG: 106.0}
+    assert heard_early(seen.hearing, seen.accepted_at, 0.5) == 2.0
     assert any("heard a human" in p for p in judge_real(seen, logs).problems)
     # After the accept the same samples are the bridge working.
-    assert heard_early(samples, {LEG: 104.0}, 0.5) == 0.0
+    assert heard_early(seen.hearing, {LEG: 104.0}, 0.5) == 0.0
     assert heard_early([(1.0, {LEG})], {}, 0.25) == 0.25  # never accepted: always early
+    # Subscribed to a leg still ringing: its phone sends nothing before it picks up.
+    logs[HUMAN] = PhoneLog()
+    phone_call(logs[HUMAN], "h1", "0", 104.5, answer=True, end=121.0)  # 200 OK at 105.5
+    assert not any("heard a human" in p for p in judge_real(seen, logs).problems)
 
 
 def test_back_with_the_agent_needs_the_caller_unless_its_livekit_sip_died() -> None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from warm_transfer.faultsuite.real_hearing import SAMPLE_S, heard_early
 from warm_transfer.models import Fallback, OutcomeKind, TransferOutcome
 from warm_transfer.realstack.phonelog import PhoneLog
 
@@ -93,8 +94,9 @@ class Observed:
         heard: publisher -> listeners in the caller's room, from the SFU, then.
         teardown_at: when the harness started ending the calls.
         rooms_after: rooms still open at the end, name -> metadata.
-        heard_early_s: the longest the SFU forwarded a human's audio to the caller
-            before that human accepted (sampled, `EARLY_LIMIT_S` allowed).
+        hearing: ``(wall clock, human legs the caller is subscribed to)``, sampled from
+            the SFU every `SAMPLE_S` while the transfer ran.
+        accepted_at: leg identity -> when its ``human_accepted`` reached the workflow.
     """
 
     tag: str
@@ -113,7 +115,8 @@ class Observed:
     heard: dict[str, set[str]] = field(default_factory=dict)
     teardown_at: float | None = None
     rooms_after: dict[str, str] = field(default_factory=dict)
-    heard_early_s: float = 0.0
+    hearing: list[tuple[float, set[str]]] = field(default_factory=list)
+    accepted_at: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -181,10 +184,9 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
         return v
     before = len(v.problems)
     _check_strike(o, calls, logs, v.problems)
-    if o.heard_early_s > EARLY_LIMIT_S:
-        v.problems.append(
-            f"{o.tag}: the caller heard a human {o.heard_early_s:.1f} s before the accept"
-        )
+    early_s = heard_early(o.hearing, o.accepted_at, SAMPLE_S, since=_first_answer(o, calls, logs))
+    if early_s > EARLY_LIMIT_S:
+        v.problems.append(f"{o.tag}: the caller heard a human {early_s:.1f} s before the accept")
     kind = o.outcome.outcome
     if kind != o.plan.expect and kind not in o.plan.degraded:
         tried = [(a.sip_call_to, a.result, a.reason) for a in o.outcome.attempts]
@@ -270,6 +272,21 @@ def _check_strike(
     if not landed:
         problems.append(f"{o.tag}: the strike missed the {where} stage (INVITE {invited}, "
                         f"answer {picked_up}, strike {at})")  # fmt: skip
+
+
+def _first_answer(
+    o: Observed, calls: Mapping[str, Mapping[str, list[str]]], logs: Mapping[str, PhoneLog]
+) -> float:
+    """When the first human's phone picked up (its 200 OK): no human audio before it."""
+    answers = [
+        at
+        for number, attempts in calls.items()
+        for attempt, ids in attempts.items()
+        if attempt != CALLER_ATTEMPT
+        for call_id in ids
+        if (at := logs[number].first(call_id, "sent", "200")) is not None
+    ]
+    return min(answers, default=float("inf"))
 
 
 def _caller_number(calls: Mapping[str, Mapping[str, list[str]]]) -> str:

@@ -36,7 +36,7 @@ from warm_transfer.faultsuite.real_audit import (
     RealPlan,
     judge_real,
 )
-from warm_transfer.faultsuite.real_hearing import SAMPLE_S, accepted_at, heard_early, sample_sfu
+from warm_transfer.faultsuite.real_hearing import accepted_at, sample_sfu
 from warm_transfer.faultsuite.report import FaultResult
 from warm_transfer.models import TransferRequest
 from warm_transfer.realstack.impair import LinkImpairer
@@ -163,8 +163,8 @@ class RealSuite:
             sampler.cancel()
             await self.record(transfers)
             for t in transfers:
-                accepted = await accepted_at(self.client, t.seen.workflow_id)
-                t.seen.heard_early_s = heard_early(samples[t.seen.tag], accepted, SAMPLE_S)
+                t.seen.hearing = samples[t.seen.tag]
+                t.seen.accepted_at = await accepted_at(self.client, t.seen.workflow_id)
         finally:
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -9,13 +9,15 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from warm_transfer.faultsuite.real_audit import Observed
 from warm_transfer.realstack.sfu import subscribers
+
+if TYPE_CHECKING:
+    from warm_transfer.faultsuite.real_audit import Observed
 
 # How often the SFU is asked whom each caller hears.
 SAMPLE_S = 0.25
@@ -64,13 +66,19 @@ async def accepted_at(client: Client, workflow_id: str) -> dict[str, float]:
 
 
 def heard_early(
-    samples: Sequence[tuple[float, set[str]]], accepted_at: Mapping[str, float], every_s: float
+    samples: Sequence[tuple[float, set[str]]],
+    accepted_at: Mapping[str, float],
+    every_s: float,
+    *,
+    since: float = float("-inf"),
 ) -> float:
     """The longest run of SFU samples that had the caller hearing a human leg before
-    that leg's accept (never accepted: at any time), in seconds."""
+    that leg's accept (never accepted: at any time), in seconds. Only samples from
+    ``since`` count: a phone sends no audio before it picks up, so a caller subscribed
+    to a leg still ringing hears nothing of it."""
     longest, run_start, last = 0.0, None, None
     for at, legs in samples:
-        early = any(at < accepted_at.get(leg, float("inf")) for leg in legs)
+        early = at >= since and any(at < accepted_at.get(leg, float("inf")) for leg in legs)
         if early:
             run_start = at if run_start is None else run_start
             last = at
