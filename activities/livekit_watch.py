@@ -41,6 +41,11 @@ log = structlog.get_logger(__name__)
 MAX_REBRIEFS: Final = 3
 # How long after the last rejoin the human is briefed again.
 SETTLE_S: Final = 3.0
+# After LiveKit failed to answer or a participant rejoined, the watch looks this often
+# for this long: a rejoined participant is auto-subscribed to everyone until it is
+# isolated again, so a one-second look would let the caller hear the human for a second.
+FAST_POLL_S: Final = 0.1
+FAST_FOR_S: Final = 15.0
 
 
 class BriefingWatch(BridgeActivities):
@@ -65,11 +70,14 @@ class BriefingWatch(BridgeActivities):
         agent_name = req.briefing_agent or self._defaults.briefing_agent
         loop = asyncio.get_running_loop()
         due: float | None = None  # when to brief again, once the room has settled
+        fast_until = 0.0  # looks quickly until then (a restart under way)
         while rebriefs < MAX_REBRIEFS:
             activity.heartbeat(rebriefs)
             sids, bridged = await self._sids(req.room_name, req.human_identity)
             if bridged:
                 break  # the decision is made and acted on: nothing left to keep whole
+            if sids is None or req.human_identity not in sids:
+                fast_until = loop.time() + FAST_FOR_S  # restarting, or the human rejoining
             if sids is not None and req.human_identity in sids:
                 back = [p for p in watched if p in known and p in sids and sids[p] != known[p]]
                 known.update({p: sids[p] for p in watched if p in sids})
@@ -79,13 +87,15 @@ class BriefingWatch(BridgeActivities):
                     log.warning("briefing participants rejoined", who=back)
                     await self._isolate_again(req)
                     due = loop.time() + SETTLE_S
+                    fast_until = loop.time() + FAST_FOR_S
                 if due is not None and loop.time() >= due:
                     with contextlib.suppress(Exception):  # tried again on the next rejoin
                         await self._isolate_again(req)
                         dispatch_id = await self._brief_again(req, agent_name)
                         rebriefs += 1
                     due = None
-            await asyncio.sleep(self.watch_poll_s)
+            fast = loop.time() < fast_until
+            await asyncio.sleep(min(FAST_POLL_S, self.watch_poll_s) if fast else self.watch_poll_s)
         return BriefResult(dispatch_id=dispatch_id, agent_name=agent_name)
 
     async def _isolate_again(self, req: BriefRequest) -> None:

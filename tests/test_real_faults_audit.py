@@ -155,6 +155,18 @@ def test_back_with_the_agent_needs_the_caller_unless_its_livekit_sip_died() -> N
     assert any("not back with the AI agent" in p for p in judge_real(seen, logs).problems)
 
 
+def test_a_caller_cut_by_livekit_sip_for_a_lost_ack_is_degraded_not_wrong() -> None:
+    seen, logs = connected()
+    seen.people = {ROOM: {LEG}}  # the caller's call is gone before the end
+    logs[CALLER_PHONE] = PhoneLog()
+    phone_call(logs[CALLER_PHONE], "c1", "caller", 90.0, answer=True, end=115.0)
+    assert not judge_real(seen, logs).right  # ACKed, then cut: the engine's doing
+    caller = logs[CALLER_PHONE]
+    caller.timeline = [e for e in caller.timeline if e[2] != "ACK"]  # never confirmed
+    v = judge_real(seen, logs)
+    assert v.right and v.degraded, v.problems
+
+
 def test_the_strike_must_land_where_the_row_says() -> None:
     seen, logs = connected(struck_while="holding")
     seen.struck_at = 100.5

@@ -192,8 +192,9 @@ def judge_real(o: Observed, logs: Mapping[str, PhoneLog]) -> RealVerdict:
         tried = [(a.sip_call_to, a.result, a.reason) for a in o.outcome.attempts]
         v.problems.append(f"{o.tag}: {kind} ({o.outcome.reason}), not {o.plan.expect}; {tried}")
     else:
-        v.degraded = kind != o.plan.expect
-        _check_state(o, calls, logs, v.problems)
+        cut = _caller_cut_unacked(o, calls, logs)
+        v.degraded = kind != o.plan.expect or cut
+        _check_state(o, calls, logs, v.problems, caller_cut=cut)
     v.right = len(v.problems) == before
     return v
 
@@ -203,8 +204,11 @@ def _check_state(
     calls: Mapping[str, Mapping[str, list[str]]],
     logs: Mapping[str, PhoneLog],
     problems: list[str],
+    *,
+    caller_cut: bool = False,
 ) -> None:
-    """The phones and LiveKit as the outcome reached promises them."""
+    """The phones and LiveKit as the outcome reached promises them; with ``caller_cut``
+    (see `_caller_cut_unacked`) nothing is asked of the caller's own call."""
     assert o.outcome is not None
     kind = o.outcome.outcome
     in_room = o.people.get(o.room, set())
@@ -225,16 +229,17 @@ def _check_state(
             problems.append(f"{o.tag}: {wanted}'s phone never picked up its call")
         elif _ended_early(logs[wanted], ids[-1], o):
             problems.append(f"{o.tag}: {wanted}'s call ended before the transfer did")
-        if human is None or not {o.caller_identity, human} <= in_room:
+        together = {human} if caller_cut else {o.caller_identity, human}
+        if human is None or not together <= in_room:
             problems.append(f"{o.tag}: caller and human not together in {o.room}")
-        elif o.caller_identity not in o.heard.get(human, set()):
+        elif not caller_cut and o.caller_identity not in o.heard.get(human, set()):
             problems.append(f"{o.tag}: the SFU does not forward the human to the caller")
         if o.agent_identity in in_room:
             problems.append(f"{o.tag}: AI agent still in {o.room}")
     elif kind == "returned_to_agent":
         # A SIP caller whose livekit-sip died (a stranding row) has no call to come back
         # to: LiveKit lists it until its participant times out, then it is gone.
-        caller_died = o.plan.strands and not o.plan.webrtc_caller
+        caller_died = caller_cut or (o.plan.strands and not o.plan.webrtc_caller)
         back = {o.agent_identity} if caller_died else {o.caller_identity, o.agent_identity}
         if not back <= in_room:
             problems.append(f"{o.tag}: caller not back with the AI agent")
@@ -242,7 +247,7 @@ def _check_state(
             problems.append(f"{o.tag}: the AI agent was never told hold_stopped")
     elif kind == "voicemail" and o.agent_identity in in_room:
         problems.append(f"{o.tag}: AI agent still in {o.room} after voicemail")
-    if not o.plan.webrtc_caller and kind != "caller_hung_up":
+    if not o.plan.webrtc_caller and kind != "caller_hung_up" and not caller_cut:
         ids = calls.get(_caller_number(calls), {}).get(CALLER_ATTEMPT, [])
         number = _caller_number(calls)
         if ids and number and _ended_early(logs[number], ids[-1], o):
@@ -287,6 +292,20 @@ def _first_answer(
         if (at := logs[number].first(call_id, "sent", "200")) is not None
     ]
     return min(answers, default=float("inf"))
+
+
+def _caller_cut_unacked(
+    o: Observed, calls: Mapping[str, Mapping[str, list[str]]], logs: Mapping[str, PhoneLog]
+) -> bool:
+    """The caller's phone answered, never got its ACK and its call ended before the
+    harness ended it: livekit-sip's media timeout on a call it never confirmed (it sends
+    one ACK, never again for the phone's retransmitted 200), not the engine's doing."""
+    number = _caller_number(calls)
+    ids = calls.get(number, {}).get(CALLER_ATTEMPT, [])
+    if o.plan.webrtc_caller or not ids:
+        return False
+    log = logs[number]
+    return log.first(ids[-1], "received", "ACK") is None and _ended_early(log, ids[-1], o)
 
 
 def _caller_number(calls: Mapping[str, Mapping[str, list[str]]]) -> str:
