@@ -110,8 +110,9 @@ _LOST_ACK: Final = (
     "a call without audio after 30 s (its media timeout), the webhook bridge reports the "
     "human gone ('hung up'), and the engine goes on to the next destination or takes "
     "the caller back to the AI agent (returned_to_agent); a caller whose ACK was lost "
-    "is cut the same way (caller_hung_up). Operators see an attempt 'declined: hung "
-    "up' about 30 s after the answer"
+    "is cut the same way (caller_hung_up, or connected with the caller's call already "
+    "gone: counted degraded). Operators see an attempt 'declined: hung up' about 30 s "
+    "after the answer"
 )
 
 
