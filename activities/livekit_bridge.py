@@ -185,15 +185,24 @@ class BridgeActivities(LiveKitBase):
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
-        if await self._set_permission(room, identity, hearing=False):
-            await self._unheard(room, identity, sids)
+        # At once, not one after another: the phone may pick up while these are under
+        # way, and on a slow link to LiveKit (+200 ms each way) four round trips in a
+        # row let the caller hear the human's first second.
+        await asyncio.gather(
+            self._set_permission(room, identity, hearing=False),
+            self._unheard(room, identity, sids),
+        )
 
     async def _unheard(self, room: str, identity: str, track_sids: list[str]) -> None:
         """Unsubscribes everyone but ``identity`` from its tracks (auto-subscribed)."""
         listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
-        for other in listed.participants:
-            if other.identity != identity:
-                await self._subscribe(room, other.identity, track_sids, subscribe=False)
+        await asyncio.gather(
+            *(
+                self._subscribe(room, other.identity, track_sids, subscribe=False)
+                for other in listed.participants
+                if other.identity != identity
+            )
+        )
 
     async def _published(
         self, room: str, identity: str, within_s: float
@@ -217,13 +226,17 @@ class BridgeActivities(LiveKitBase):
         human = await self._published(room, req.human_identity, TRACK_WAIT_S)
         if human is None:
             return {}  # hung up: the workflow learns it from the decision it never gets
-        for listener in (req.caller_identity, req.agent_identity):
-            await self._subscribe(room, listener, _track_sids(human), subscribe=False)
         # The human hears nobody in the room yet: not the caller or the AI agent, nor
         # another member of a ring group still being hung up. Unsubscribed while deaf
         # stays unsubscribed once hearing: livekit-server does not auto-subscribe a
         # participant again to tracks it was taken off.
-        listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
+        listeners = (req.caller_identity, req.agent_identity)
+        listed, _ = await asyncio.gather(
+            self._lk.room.list_participants(api.ListParticipantsRequest(room=room)),
+            asyncio.gather(
+                *(self._subscribe(room, p, _track_sids(human), subscribe=False) for p in listeners)
+            ),
+        )
         others = [p for p in listed.participants if p.identity != req.human_identity]
         await self._subscribe(
             room,
