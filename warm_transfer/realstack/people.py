@@ -154,7 +154,7 @@ class DispatchedAgent:
             listed = await lk.room.list_participants(
                 api.ListParticipantsRequest(room=self.room_name)
             )
-            if any(p.identity == self.identity and p.tracks for p in listed.participants):
+            if any(p.identity == self.identity for p in listed.participants):
                 log.info("voice agent joined", room=self.room_name, agent=self.identity)
                 return
             await asyncio.sleep(0.1)

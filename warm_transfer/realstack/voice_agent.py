@@ -74,6 +74,8 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
     ended = asyncio.Event()
     session.on("close", lambda *_: ended.set())
     room.on("disconnected", lambda *_: ended.set())
+    log.info("voice agent in the room", room=room.name)
+    # Returns once the caller is there and subscribed to the agent's voice.
     await session.start(
         Agent(instructions="You are the support line's assistant."), room=room, record=False
     )
