@@ -131,6 +131,10 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
     accepted_at = stages.get("bridging", stages["done"])
     gone_at = left_at(engine, call.room_name, call.agent_identity)
     assert greeted_at < hold_at < accepted_at < gone_at and leave_at < gone_at
+    # On `leave` the adapter said goodbye and ended the session: the agent left on its
+    # own, within the engine's goodbye time, before the engine had to remove it.
+    over_at = agent.logged_at("voice agent session over")
+    assert over_at is not None and leave_at < over_at < leave_at + 1.5, (leave_at, over_at)
 
     caller_tone = real.phones[CALLER_NUMBER].tone_hz
     human_tone = real.phones[LISTENS].tone_hz

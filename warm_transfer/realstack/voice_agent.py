@@ -45,7 +45,9 @@ from warm_transfer.temporal_connect import connect
 from warm_transfer.wire import DATA_TOPIC
 
 GREETING: Final = "Hello, you are speaking with the support assistant. How can I help you today?"
-GOODBYE: Final = "You are connected now. Goodbye!"
+# Short enough to end within the engine's goodbye time (AGENT_GOODBYE_S, 1.5 s), so
+# the agent leaves on its own before the engine removes it.
+GOODBYE: Final = "Goodbye!"
 
 log = structlog.get_logger(__name__)
 
