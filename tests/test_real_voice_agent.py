@@ -173,4 +173,4 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
     assert measured["after_human"] > 0.9, measured
     assert measured["human_hears_caller"] > 0.9, measured
     # The agent gone: nothing but the human's tone on the caller's line.
-    assert measured["after_other"] < 0.05, measured
+    assert measured["after_other"] < 0.1, measured
