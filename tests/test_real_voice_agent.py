@@ -7,7 +7,8 @@ tcpdump and measured per 20 ms frame (`warm_transfer.realstack.audio`): the call
 the agent's espeak-ng greeting, then LiveKit's hold music (``BackgroundAudioPlayer``)
 from ``hold_started`` until the bridge and none of the human's tone before the accept;
 then caller and human hear each other's tones, and once the agent has left nothing of
-its voice or its music is on the caller's line.
+its voice or its music is on the caller's line. When nobody answers and the caller is
+returned to the agent, the music stops on ``hold_stopped`` and the agent speaks again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from activities.livekit_errors import is_unrouted, is_unsupported
 from tests.real_stack import RealEngine, open_real_engine, real_stack_or_skip
 from warm_transfer.agents.espeak import espeak_available
 from warm_transfer.client import TransferHandle
-from warm_transfer.models import BridgeStrategy
+from warm_transfer.models import BridgeStrategy, Fallback
 from warm_transfer.realstack.audio import (
     Capture,
     between,
@@ -41,6 +42,8 @@ from warm_transfer.realstack.phones import CALLER_NUMBER
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 LISTENS = "+15105550109"  # answers, presses 1 only from 9 s on: a long hold
+RINGS = "+15105550102"  # rings until CANCEL
+BACK_LINE_S = 6.0  # the agent's welcome-back line (TransferConfig.welcome_back) has ended
 LOUD = 300.0  # rms: speech or a tone, well above livekit-sip's silence (rms 3-4)
 NOT_SILENT = 30.0  # rms: hold music, its quiet passages included
 NOISE = 400.0  # rms of anything but a phone's tone: music or speech over it
@@ -133,8 +136,9 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
     assert greeted_at < hold_at < accepted_at < gone_at and leave_at < gone_at
     # On `leave` the adapter said goodbye and ended the session: the agent left on its
     # own, within the engine's goodbye time, before the engine had to remove it.
-    over_at = agent.logged_at("voice agent session over")
-    assert over_at is not None and leave_at < over_at < leave_at + 1.5, (leave_at, over_at)
+    [over] = agent.logged("voice agent session over")
+    over_at = float(str(over["at"]))
+    assert over["how"] == "session closed" and leave_at < over_at < leave_at + 1.5, over
 
     caller_tone = real.phones[CALLER_NUMBER].tone_hz
     human_tone = real.phones[LISTENS].tone_hz
@@ -174,3 +178,45 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
     assert measured["human_hears_caller"] > 0.9, measured
     # The agent gone: nothing but the human's tone on the caller's line.
     assert measured["after_other"] < 0.1, measured
+
+
+@pytest.mark.timeout(240)
+async def test_nobody_answers_and_the_hold_music_stops_when_the_caller_is_back(
+    engine: RealEngine,
+) -> None:
+    real = engine.livekit
+    capture = Capture(real.network, engine.stack.workdir / "phones-rtp-return.pcap")
+    await capture.start()
+    call = await engine.call()
+    agent = engine.telephony.agents[call.room_name]
+    assert isinstance(agent, DispatchedAgent)
+    await wait_logged(agent, "voice agent greeted")
+    handle = await engine.transfer(
+        call, [RINGS], fallback=Fallback(kind="return_to_agent"), ring_s=6
+    )
+    outcome = await asyncio.wait_for(handle.outcome(), 90)
+    await asyncio.sleep(BACK_LINE_S + 3)  # the agent's line, then the caller with it
+    await capture.stop()
+    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+
+    assert outcome.outcome == "returned_to_agent", outcome
+    told = {event: at for at, event in reversed(agent.messages)}
+    assert agent.events() == ["hold_started", "hold_stopped"], agent.messages
+    hold_at, back_at = told["hold_started"], told["hold_stopped"]
+    to_caller = frames(heard(capture.path, real.phones[CALLER_NUMBER].media_port))
+    hold = between(to_caller, hold_at + 1.5, back_at)
+    back = between(to_caller, back_at + 0.3, back_at + 2.0)
+    with_agent = between(to_caller, back_at + BACK_LINE_S, back_at + BACK_LINE_S + 2.5)
+    measured = {
+        "hold_s": back_at - hold_at,
+        "hold_heard": loud_share(hold, NOT_SILENT),
+        "back_line_loud": loud_share(back, LOUD),
+        "with_agent_heard": loud_share(with_agent, NOT_SILENT),
+    }
+    print("\nreturned: " + ", ".join(f"{k} {v:.2f}" for k, v in measured.items()))
+    assert len(hold) > 100, "the hold was too short to measure"
+    assert measured["hold_heard"] > 0.9, measured
+    # hold_stopped: the agent speaks again ("Sorry, nobody could take your call")...
+    assert measured["back_line_loud"] > 0.3, measured
+    # ...and once it has said it, the music is gone: the line is quiet.
+    assert measured["with_agent_heard"] < 0.1, measured

@@ -73,9 +73,14 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
     transfer.attach()
     ctx.add_shutdown_callback(transfer.events.aclose)
     room.on("data_received", lambda packet: _record(room.name, packet))
-    ended = asyncio.Event()
-    session.on("close", lambda *_: ended.set())
-    room.on("disconnected", lambda *_: ended.set())
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def end(how: str) -> None:
+        if not ended.done():
+            ended.set_result(how)
+
+    session.on("close", lambda *_: end("session closed"))  # on `leave`, by the adapter
+    room.on("disconnected", lambda *_: end("disconnected"))  # removed by the engine
     log.info("voice agent in the room", room=room.name)
     # Returns once the caller is there and subscribed to the agent's voice.
     await session.start(
@@ -86,8 +91,8 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
     if not transfer.events.on_hold:
         await session.say(GREETING)
     log.info("voice agent greeted", room=room.name, at=time.time())
-    await ended.wait()
-    log.info("voice agent session over", room=room.name, at=time.time())
+    how = await ended
+    log.info("voice agent session over", room=room.name, how=how, at=time.time())
     ctx.shutdown("call handed over")
 
 
