@@ -8,8 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick reliability browser node-example \
-	real-livekit conformance clean
+.PHONY: install demo test lint typecheck pytest bench bench-quick reliability reliability-real \
+	browser node-example real-livekit conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench-quick: install
 # the README's reliability table (ARGS="-n 10").
 reliability: install
 	$(BIN)/python -m warm_transfer.faultsuite $(ARGS)
+
+# The same on real livekit-server, livekit-sip, Redis and sipp phones (docs/reliability.md,
+# "On the real stack"): the README's real table, N = 5 per row (ARGS="-n 10").
+reliability-real: real-livekit
+	$(BIN)/python -m warm_transfer.faultsuite --livekit real -n 5 $(ARGS)
 
 # Headless Chromium for the Temporal UI test (Debian's package); skipped when absent.
 browser:

@@ -24,8 +24,10 @@ from activities.livekit_base import (
     DATA_TOPIC,
     LiveKitDefaults,
 )
-from activities.livekit_dial import DIAL_SENT, NOT_DIALED, DialActivities
+from activities.livekit_dial import DialActivities
 from activities.livekit_errors import dial_failure, is_retryable, unless_not_found
+from activities.livekit_follow import DIAL_SENT, NOT_DIALED
+from activities.livekit_watch import BriefingWatch
 from warm_transfer.models import (
     AgentLeaveRequest,
     AgentLeaveResult,
@@ -38,13 +40,14 @@ from warm_transfer.models import (
     RoomRequest,
     RoomResult,
 )
+from warm_transfer.wire import ATTR_STATE
 
 __all__ = ["DATA_TOPIC", "DIAL_SENT", "NOT_DIALED", "LiveKitActivities", "LiveKitDefaults"]
 
 log = structlog.get_logger(__name__)
 
 
-class LiveKitActivities(DialActivities):
+class LiveKitActivities(DialActivities, BriefingWatch):
     """The LiveKit side of a warm transfer, built once per worker around one client."""
 
     def registered(self) -> list[Callable[..., Awaitable[Any]]]:
@@ -57,6 +60,7 @@ class LiveKitActivities(DialActivities):
             self.dial_human,
             self.hang_up_leg,
             self.brief_human,
+            self.watch_briefing,
             self.bridge_caller,
             self.remove_agent,
             self.cold_transfer,
@@ -148,7 +152,7 @@ class LiveKitActivities(DialActivities):
         attributes = {
             ATTR_WORKFLOW_ID: req.workflow_id,
             ATTR_ROLE: "caller",
-            "warm_transfer.state": state,
+            ATTR_STATE: state,
         }
         update = api.UpdateParticipantRequest(
             room=req.room_name, identity=req.caller_identity, attributes=attributes

@@ -44,6 +44,7 @@ from warm_transfer.models import (
     ConsultationRequest,
     ConsultationResult,
 )
+from warm_transfer.wire import ATTR_STATE, BRIDGED
 
 log = structlog.get_logger(__name__)
 
@@ -97,27 +98,37 @@ class BridgeActivities(LiveKitBase):
         and the AI agent, are closed before the human's permissions open.
         """
         if req.bridge == "same_room":
-            await self._open_for_briefing(req)
+            sids = await self._open_for_briefing(req)
+        else:
+            human = await self._find(req.room_name, req.human_identity)
+            sids = {req.human_identity: human.sid} if human is not None else {}
         agent_name = req.briefing_agent or self._defaults.briefing_agent
         with livekit_errors("brief_human"):
             for dispatch in await self._lk.agent_dispatch.list_dispatch(req.room_name):
                 if dispatch.agent_name == agent_name and req.human_identity in dispatch.metadata:
-                    return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
-            metadata = {
-                "workflow_id": req.workflow_id,
-                "human_identity": req.human_identity,
-                "caller_room": req.caller_room,
-                "caller_identity": req.caller_identity,
-                "bridge": req.bridge,
-                "summary": req.summary,
-            }
-            dispatch = await self._lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name=agent_name, room=req.room_name, metadata=json.dumps(metadata)
-                )
-            )
+                    return BriefResult(
+                        dispatch_id=dispatch.id, agent_name=agent_name, participant_sids=sids
+                    )
+            dispatch_id = await self._dispatch_briefing(req, agent_name)
         log.info("briefing dispatched", leg=req.human_identity, agent=agent_name)
-        return BriefResult(dispatch_id=dispatch.id, agent_name=agent_name)
+        return BriefResult(dispatch_id=dispatch_id, agent_name=agent_name, participant_sids=sids)
+
+    async def _dispatch_briefing(self, req: BriefRequest, agent_name: str) -> str:
+        """CreateDispatch of the briefing agent for ``req``'s human; the dispatch id."""
+        metadata = {
+            "workflow_id": req.workflow_id,
+            "human_identity": req.human_identity,
+            "caller_room": req.caller_room,
+            "caller_identity": req.caller_identity,
+            "bridge": req.bridge,
+            "summary": req.summary,
+        }
+        dispatch = await self._lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(
+                agent_name=agent_name, room=req.room_name, metadata=json.dumps(metadata)
+            )
+        )
+        return dispatch.id
 
     @activity.defn
     async def bridge_caller(self, req: BridgeRequest) -> BridgeResult:
@@ -147,7 +158,9 @@ class BridgeActivities(LiveKitBase):
 
     # -- same_room --------------------------------------------------------------------
 
-    async def _isolate_when_dialed(self, room: str, identity: str, *, follow: bool = False) -> None:
+    async def _isolate_when_dialed(
+        self, room: str, identity: str, *, follow: bool = False, seen: asyncio.Event | None = None
+    ) -> None:
         """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
 
         LiveKit cannot create a SIP participant muted and deaf, but livekit-sip joins
@@ -158,10 +171,13 @@ class BridgeActivities(LiveKitBase):
 
         Args:
             follow: the leg was dialed by an earlier attempt: if it is gone, stop.
+            seen: set once the leg is in the room.
         """
         delay = 0.005
         while True:
             leg = await self._find(room, identity)
+            if leg is not None and seen is not None:
+                seen.set()
             sids = _track_sids(leg)
             if sids:
                 break
@@ -192,14 +208,15 @@ class BridgeActivities(LiveKitBase):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    async def _open_for_briefing(self, req: BriefRequest) -> None:
+    async def _open_for_briefing(self, req: BriefRequest) -> dict[str, str]:
+        """Opens the human's ears to the briefing only; who was there (identity -> SID)."""
         room = req.room_name
         # The answer can come before livekit-sip has published the leg's track (seen on
         # a loaded host): the caller must be taken off that track before the brief, not
         # just off the tracks that exist yet.
         human = await self._published(room, req.human_identity, TRACK_WAIT_S)
         if human is None:
-            return  # hung up: the workflow learns it from the decision it never gets
+            return {}  # hung up: the workflow learns it from the decision it never gets
         for listener in (req.caller_identity, req.agent_identity):
             await self._subscribe(room, listener, _track_sids(human), subscribe=False)
         # The human hears nobody in the room yet: not the caller or the AI agent, nor
@@ -216,6 +233,8 @@ class BridgeActivities(LiveKitBase):
         )
         await self._set_permission(room, req.human_identity, hearing=True)
         log.info("human isolated for the briefing", room=room, leg=req.human_identity)
+        wanted = (req.human_identity, req.caller_identity, req.agent_identity)
+        return {p.identity: p.sid for p in (human, *others) if p.identity in wanted}
 
     async def _open_to_caller(self, req: BridgeRequest) -> BridgeResult:
         room = req.caller_room
@@ -223,6 +242,12 @@ class BridgeActivities(LiveKitBase):
         caller = await self._find(room, req.caller_identity)
         if human is None:
             raise self._gone(req.human_identity)
+        # Marked first: a briefing watch (`watch_briefing`) that has not yet seen its
+        # cancellation must not isolate the human again once the bridge has begun.
+        mark = api.UpdateParticipantRequest(
+            room=room, identity=req.human_identity, attributes={ATTR_STATE: BRIDGED}
+        )
+        await unless_not_found("mark_bridged", self._lk.room.update_participant(mark))
         await self._subscribe(room, req.caller_identity, _track_sids(human), subscribe=True)
         await self._subscribe(room, req.human_identity, _track_sids(caller), subscribe=True)
         # An accept before the briefing (out of order) leaves the leg deaf: open it.

@@ -20,16 +20,12 @@ from livekit.api import ServerError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.livekit_base import ATTR_ROLE, ATTR_WORKFLOW_ID, CALL_STATUS
-from activities.livekit_bridge import BridgeActivities
+from activities.livekit_base import ATTR_ROLE, ATTR_WORKFLOW_ID
 from activities.livekit_errors import dial_failure, is_retryable
+from activities.livekit_follow import DIAL_SENT, NOT_DIALED, LegFollowing, LegVanished
 from warm_transfer.models import DialRequest, DialResult
 from warm_transfer.timing import ring_grace_s
 
-# Marks, in heartbeat details, that CreateSIPParticipant may have reached LiveKit.
-DIAL_SENT: Final = "dial_sent"
-# ... and that LiveKit said it placed no call, so a retry may dial.
-NOT_DIALED: Final = "not_dialed"
 # A dial the workflow cancelled looks again this long after its first hang-up, for a
 # leg LiveKit was still creating (its CreateSIPParticipant in flight) when it looked.
 CANCELLED_DIAL_RECHECK_S: Final = 1.0
@@ -37,7 +33,7 @@ CANCELLED_DIAL_RECHECK_S: Final = 1.0
 log = structlog.get_logger(__name__)
 
 
-class DialActivities(BridgeActivities):
+class DialActivities(LegFollowing):
     """The dial activity and its recovery, on top of consultation and bridging."""
 
     @activity.defn
@@ -85,6 +81,14 @@ class DialActivities(BridgeActivities):
         try:
             async with self._heartbeating(DIAL_SENT):
                 await self._place_call(req, trunk)
+        except LegVanished:
+            log.warning("leg left while its dial was unanswered", leg=req.participant_identity)
+            return DialResult(
+                participant_identity=req.participant_identity,
+                result="failed",
+                reason="the leg left the room past its ring timeout while LiveKit never "
+                "answered the dial (livekit-sip lost the call); not redialing",
+            )
         except ServerError as err:
             if is_retryable(err):
                 # LiveKit answered (5xx or 429, no SIP status): it placed no call. Said
@@ -135,21 +139,25 @@ class DialActivities(BridgeActivities):
         if not req.isolate:
             await create
             return
+        joined = asyncio.Event()
         isolation = asyncio.create_task(
-            self._isolate_when_dialed(req.room_name, req.participant_identity)
+            self._isolate_when_dialed(req.room_name, req.participant_identity, seen=joined)
         )
+        call = asyncio.ensure_future(create)
         try:
-            await create
+            await self._answer_unless_vanished(req, call, joined)
             await isolation
             # Once more now it is answered: livekit-server subscribes the room to a new
             # track a moment after it is published, and an unsubscribe that beat that
             # moment was undone by it. By the answer every auto-subscription has landed.
             await self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True)
         finally:
-            if not isolation.done():
-                isolation.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await isolation
+            for task in (isolation, call):
+                if not task.done():
+                    task.cancel()
+                # A failure here is the dial's failure's echo: retrieved, not raised.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def _dial_request(self, req: DialRequest, trunk: str) -> api.CreateSIPParticipantRequest:
         return api.CreateSIPParticipantRequest(
@@ -189,31 +197,3 @@ class DialActivities(BridgeActivities):
             "dial failed before a leg existed", leg=req.participant_identity, error=str(err)
         )
         raise err
-
-    async def _follow_leg(self, req: DialRequest) -> DialResult:
-        """Waits for an already-dialed leg to be answered or to go away."""
-        if req.isolate:
-            # The earlier attempt may have died before it closed the leg.
-            await asyncio.wait_for(
-                self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True),
-                req.ring_timeout_s,
-            )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + req.ring_timeout_s + 5
-        while loop.time() < deadline:
-            activity.heartbeat(DIAL_SENT)
-            participant = await self._find(req.room_name, req.participant_identity)
-            if participant is None:
-                return DialResult(
-                    participant_identity=req.participant_identity,
-                    result="no_answer",
-                    reason="the leg ended before it was answered",
-                )
-            if participant.attributes.get(CALL_STATUS) == "active":
-                return DialResult(participant_identity=req.participant_identity, result="answered")
-            await asyncio.sleep(self._defaults.follow_poll_s)
-        return DialResult(
-            participant_identity=req.participant_identity,
-            result="no_answer",
-            reason="not answered within the ring timeout",
-        )

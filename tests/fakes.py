@@ -38,6 +38,7 @@ from warm_transfer.models import (
     LegResult,
     RoomRequest,
     RoomResult,
+    WatchRequest,
 )
 
 Script = Literal["answered", "busy", "no_answer", "declined", "failed", "ring_forever", "error"]
@@ -49,6 +50,8 @@ class FakeLiveKit:
 
     scripts: dict[str, Script] = field(default_factory=dict)
     caller_present: bool = True
+    # Whether the caller is still there when taken off hold (the call died unseen).
+    caller_present_off_hold: bool = True
     cold_transfer_ok: bool = True
     bridge_fails: bool = False
     bridge: Bridge = "move"
@@ -87,7 +90,8 @@ class FakeLiveKit:
         @activity.defn(name="stop_hold")
         async def stop_hold(req: HoldRequest) -> HoldResult:
             self.calls.append(("stop_hold", req))
-            return HoldResult(agent_notified=True, caller_present=self.caller_present)
+            present = self.caller_present and self.caller_present_off_hold
+            return HoldResult(agent_notified=True, caller_present=present)
 
         @activity.defn(name="open_consultation")
         async def open_consultation(req: ConsultationRequest) -> ConsultationResult:
@@ -132,6 +136,13 @@ class FakeLiveKit:
             self.calls.append(("brief_human", req))
             return BriefResult(dispatch_id="AD_fake", agent_name="briefer")
 
+        @activity.defn(name="watch_briefing")
+        async def watch_briefing(req: WatchRequest) -> BriefResult:
+            # Not in `calls`: it only watches, and the call flow never waits for it. It
+            # returns at once (a watch that saw no restart): a running activity would
+            # stop the time-skipping test server from skipping the decision timer.
+            return BriefResult(dispatch_id="", agent_name="briefer")
+
         @activity.defn(name="bridge_caller")
         async def bridge_caller(req: BridgeRequest) -> BridgeResult:
             self.calls.append(("bridge_caller", req))
@@ -157,6 +168,7 @@ class FakeLiveKit:
             open_consultation,
             delete_room,
             dial_human,
+            watch_briefing,
             hang_up_leg,
             brief_human,
             bridge_caller,

@@ -92,6 +92,14 @@ async def _refused(client: Client, tq: str, wid: str) -> TransferHandle:
     return await start(client, tq, make_request(HUMAN_A, fallback=fallback), workflow_id=wid)
 
 
+@path(
+    "caller_gone_off_hold",
+    FakeLiveKit(scripts={HUMAN_A: "no_answer"}, caller_present_off_hold=False),
+)
+async def _gone_off_hold(client: Client, tq: str, wid: str) -> TransferHandle:
+    return await start(client, tq, make_request(HUMAN_A), workflow_id=wid)
+
+
 @path("caller_hung_up_ringing", FakeLiveKit(scripts={HUMAN_A: "ring_forever"}))
 async def _hung_up(client: Client, tq: str, wid: str) -> TransferHandle:
     handle = await start(client, tq, make_request(HUMAN_A), workflow_id=wid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -48,7 +49,14 @@ class Rig:
     ) -> R:
         """Runs one attempt of an activity, as Temporal would hand it to a worker."""
         env = ActivityEnvironment()
-        env.info = dataclasses.replace(env.info, attempt=attempt, heartbeat_details=details)
+        # Scheduled now: a dial's follower reckons livekit-sip's ring timeout from it.
+        env.info = dataclasses.replace(
+            env.info,
+            attempt=attempt,
+            heartbeat_details=details,
+            scheduled_time=datetime.now(UTC),
+            current_attempt_scheduled_time=datetime.now(UTC),
+        )
         env.on_heartbeat = lambda *d: self.heartbeats.append(d)
         return await env.run(fn, arg)
 

@@ -14,6 +14,7 @@ from unittest.mock import ANY
 import pytest
 
 from activities.livekit import DIAL_SENT
+from activities.livekit_base import CALL_STATUS
 from tests.livekit_rig import (
     AGENT,
     CALLER,
@@ -34,6 +35,7 @@ from warm_transfer.models import (
     LegRequest,
     RoomRequest,
 )
+from warm_transfer.timing import ring_grace_s
 
 
 @pytest.fixture
@@ -63,6 +65,51 @@ async def test_a_retry_while_the_leg_rings_follows_it(rig: Rig) -> None:
     result = await rig.run(rig.acts.dial_human, dial(SLOW), attempt=2, details=(DIAL_SENT,))
     assert result.result == "answered"
     assert len(await rig.dials()) == 1
+
+
+async def test_a_leg_still_up_past_its_ring_timeout_was_answered(rig: Rig) -> None:
+    # After livekit-server restarts, livekit-sip joins a ringing leg again with the dial's
+    # first attributes, and an answer in between is never reported: the leg stays
+    # "dialing" (seen on the real stack). livekit-sip would have hung up a leg that was
+    # still ringing by now, so the follower takes it as answered instead of hanging up
+    # a human who picked up; nothing is dialed.
+    await rig.h.control.add_participant(
+        CONSULT, LEG, kind="sip", attributes={CALL_STATUS: "dialing"}
+    )
+    started = asyncio.get_running_loop().time()
+    req = dial(SLOW, ring_timeout_s=1)
+    result = await rig.run(rig.acts.dial_human, req, attempt=2, details=(DIAL_SENT,))
+    waited = asyncio.get_running_loop().time() - started
+    assert result.result == "answered"
+    assert result.reason is not None and "past its ring timeout" in result.reason
+    assert waited >= req.ring_timeout_s + ring_grace_s(req.ring_timeout_s) - 0.1
+    assert await rig.dials() == []
+
+
+async def test_a_leg_that_leaves_while_livekit_never_answers_its_dial_is_given_up(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # livekit-sip SIGKILLed mid-ring (seen on the real stack): livekit-server drops the
+    # leg after its connection timeout and never answers CreateSIPParticipant. Past the
+    # ring timeout the leg's departure ends the dial, not the request's own deadline;
+    # the person may have been rung, so nobody is dialed again.
+    async def never_answers(*args: object, **kwargs: object) -> None:
+        await rig.h.control.add_participant(CONSULT, LEG, kind="sip")  # livekit-sip joins
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(rig.acts._lk.sip, "create_sip_participant", never_answers)
+    req = dial(SLOW, ring_timeout_s=1, isolate=True)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    dialing = asyncio.create_task(rig.run(rig.acts.dial_human, req))
+    await asyncio.sleep(0.5)
+    await rig.h.control.remove_participant(CONSULT, LEG)  # livekit-server drops the leg
+    result = await asyncio.wait_for(dialing, 15)
+    assert result.result == "failed"
+    assert result.reason is not None and "not redialing" in result.reason
+    # Past the ring timeout and LiveKit's 2 s to answer, a look and a second's grace:
+    # not the request's own deadline, which a dead livekit-sip leaves to run out.
+    assert loop.time() - started < req.ring_timeout_s + 2 + 1 + 1.5
 
 
 async def test_a_retry_after_the_dial_was_sent_never_redials_a_gone_leg(rig: Rig) -> None:

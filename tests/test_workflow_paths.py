@@ -120,6 +120,18 @@ async def test_all_no_answer_then_back_to_agent(client: Client, task_queue: str)
     assert "remove_agent" not in fake.names()
 
 
+async def test_caller_gone_when_taken_off_hold_hung_up(client: Client, task_queue: str) -> None:
+    # The call died with no hang-up reaching the engine (livekit-sip crashed with it):
+    # the outcome says so instead of claiming the caller is back with the AI agent.
+    fake = FakeLiveKit(scripts={HUMAN_A: "no_answer"}, caller_present_off_hold=False)
+    async with fake_worker(client, task_queue, fake):
+        handle = await start(client, task_queue, make_request(HUMAN_A))
+        outcome = await handle.outcome()
+    assert outcome.outcome == "caller_hung_up"
+    assert outcome.reason == "no destination took the call"
+    assert "stop_hold" in fake.names()
+
+
 async def test_refused_cold_transfer_returns_caller_to_agent(
     client: Client, task_queue: str
 ) -> None:

@@ -49,7 +49,7 @@ async def run_fallback(
     if wf.caller_hung_up:
         await wf.release_all(local=False)
         return wf.track.finish("caller_hung_up", reason=reason, fallback_error=error)
-    await policies.run(
+    released = await policies.run(
         LiveKitActivities.stop_hold,
         HoldRequest(
             workflow_id=workflow.info().workflow_id,
@@ -61,6 +61,11 @@ async def run_fallback(
         local=False,
     )
     wf.ledger.on_hold = False
+    if wf.survives_faults and not released.caller_present:
+        # The call died without a hang-up reaching us (livekit-sip crashed with it):
+        # nobody is back with the AI agent, so say what happened.
+        await wf.release_all(local=False)
+        return wf.track.finish("caller_hung_up", reason=reason, fallback_error=error)
     return wf.track.finish("returned_to_agent", reason=reason, fallback_error=error)
 
 

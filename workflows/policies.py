@@ -19,7 +19,13 @@ from temporalio.types import MethodAsyncSingleParam
 
 with workflow.unsafe.imports_passed_through():
     from activities.livekit import LiveKitActivities
-    from warm_transfer.models import AttemptResult, DialRequest, DialResult, Stage
+    from warm_transfer.models import (
+        AttemptResult,
+        DialRequest,
+        DialResult,
+        Stage,
+        WatchRequest,
+    )
     from warm_transfer.timing import ring_grace_s
 
 P = TypeVar("P")
@@ -49,6 +55,9 @@ DIAL_RETRY: Final = RetryPolicy(
 DIAL_HEARTBEAT: Final = timedelta(seconds=5)
 # Runs started before short calls became local activities replay as regular ones.
 LOCAL_ACTIVITIES: Final = "local-activities"
+# Runs started before the real-stack fault fixes replay without them: the briefing
+# watched through LiveKit restarts, a caller found gone when taken off hold.
+REAL_FAULTS: Final = "real-faults"
 
 
 def dial_window_s(ring_timeout_s: float) -> float:
@@ -141,6 +150,21 @@ def start_dial(req: DialRequest, summary: str) -> workflow.ActivityHandle[DialRe
         heartbeat_timeout=DIAL_HEARTBEAT,
         retry_policy=DIAL_RETRY,
         summary=summary,
+    )
+
+
+def start_watch(req: WatchRequest, accept_timeout_s: float) -> workflow.ActivityHandle[Any]:
+    """Starts watching a briefing (`watch_briefing`) for as long as the decision may
+    take; the caller cancels it when the wait ends. It heartbeats, so a dead worker's
+    watch moves to another within the heartbeat timeout."""
+    return workflow.start_activity_method(
+        LiveKitActivities.watch_briefing,
+        req,
+        start_to_close_timeout=timedelta(seconds=accept_timeout_s) + SHORT_CALL,
+        heartbeat_timeout=DIAL_HEARTBEAT,
+        retry_policy=RETRY,
+        cancellation_type=workflow.ActivityCancellationType.TRY_CANCEL,
+        summary="watch the briefing",
     )
 
 

@@ -44,6 +44,9 @@ class TransferCore:
         self.stop_reason: str | None = None
         self.bridge: Bridge = "move"
         self._next_index = 0
+        # Whether the real-stack fault fixes apply (`policies.REAL_FAULTS`): the briefing
+        # watched through LiveKit restarts, a caller gone when taken off hold.
+        self.survives_faults = False
         self._deadline = datetime.max.replace(tzinfo=UTC)  # set when the run starts
         # Hang-ups started without waiting (a ring group's other members): awaited
         # before anything else is released, so no leg is hung up twice at once.

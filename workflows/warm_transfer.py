@@ -60,6 +60,8 @@ class WarmTransferWorkflow(TransferCore):
         """Runs the transfer; the input is decoded here so bad input fails the run
         with a message naming the field instead of retrying a workflow task forever."""
         self.request = req = decode_request(raw)
+        # Asked once, first: a run takes this path or not from its start on.
+        self.survives_faults = workflow.patched(policies.REAL_FAULTS)
         self.destinations = list(req.destinations)
         self.track.begin(req)
         self.set_deadline(req.max_transfer_s)

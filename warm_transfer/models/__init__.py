@@ -21,6 +21,7 @@ from warm_transfer.models.activity_io import (
     LegRole,
     RoomRequest,
     RoomResult,
+    WatchRequest,
 )
 from warm_transfer.models.contract import (
     AddDestination,
@@ -67,6 +68,7 @@ __all__ = [
     "BridgeStrategy",
     "BriefRequest",
     "BriefResult",
+    "WatchRequest",
     "CallerHungUp",
     "CancelTransfer",
     "ColdTransferRequest",

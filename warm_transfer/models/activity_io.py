@@ -128,10 +128,23 @@ class BriefRequest(_ActivityModel):
 
 
 class BriefResult(_ActivityModel):
-    """The agent dispatch that briefs the human."""
+    """The agent dispatch that briefs the human, and who was in the room then.
+
+    ``participant_sids`` (identity -> participant SID of the human, and in
+    ``same_room`` the caller and the AI agent) lets `WatchRequest` tell a participant
+    that rejoined (a LiveKit restart) from one that stayed.
+    """
 
     dispatch_id: str
     agent_name: str
+    participant_sids: dict[str, str] = Field(default_factory=dict)
+
+
+class WatchRequest(_ActivityModel):
+    """Watch a briefing while the human decides (`watch_briefing`)."""
+
+    brief: BriefRequest
+    participant_sids: dict[str, str] = Field(default_factory=dict)
 
 
 class BridgeRequest(_ActivityModel):

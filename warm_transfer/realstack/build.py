@@ -43,6 +43,8 @@ DEBIAN_PACKAGES: Final = (
     "redis-server",
     "sip-tester",
     "iproute2",
+    # Loss and delay where the kernel has no sch_netem (warm_transfer.realstack.impair).
+    "iptables",
     "pkg-config",
     "libopus-dev",
     "libopusfile-dev",

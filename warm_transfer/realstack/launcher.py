@@ -139,7 +139,10 @@ class RealLiveKit:
             self.workdir / "livekit.yaml", livekit_config(net, self.creds, hooks)
         )
         redis = ["redis-server", "--bind", f"127.0.0.1 {net.lk_ip}", "--port", str(REDIS_PORT)]
-        redis += ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
+        # Persistent, as a production Redis is: livekit-server keeps SIP trunks, dispatch
+        # rules and rooms in it, and an empty Redis after a restart has none of them.
+        redis += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
+        redis += ["--dir", str(self.workdir.resolve()), "--protected-mode", "no"]
         await self._service("redis", redis, f"tcp:{net.lk_ip}:{REDIS_PORT}")
         server = [str(self.binaries.livekit_server), "--config", str(lk_conf)]
         await self._service("livekit-server", server, f"http://{net.lk_ip}:{LIVEKIT_PORT}/")

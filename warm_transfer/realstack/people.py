@@ -62,6 +62,10 @@ class AgentParticipant:
     Attributes:
         messages: ``(wall clock, event)`` of every engine data message received.
         left_at: when it left the room after ``leave`` (None while it stays).
+        others_left: identity -> when each other participant left the room (and has
+            not come back: a reconnect after a LiveKit restart clears it).
+        leaves_when_told: leave on the engine's ``leave`` (False: stay until removed).
+        kind: the participant kind in its token (``standard`` plays a WebRTC caller).
     """
 
     room_name: str
@@ -69,6 +73,9 @@ class AgentParticipant:
     room: rtc.Room = field(default_factory=rtc.Room)
     messages: list[tuple[float, str]] = field(default_factory=list)
     left_at: float | None = None
+    others_left: dict[str, float] = field(default_factory=dict)
+    leaves_when_told: bool = True
+    kind: api.AccessToken.ParticipantKind = "agent"
     on_participant_left: Callable[[str], None] | None = None
     _source: rtc.AudioSource | None = None
 
@@ -77,12 +84,13 @@ class AgentParticipant:
         token = (
             api.AccessToken(api_key, api_secret)
             .with_identity(self.identity)
-            .with_kind("agent")
+            .with_kind(self.kind)
             .with_grants(api.VideoGrants(room_join=True, room=self.room_name))
             .to_jwt()
         )
         self.room.on("data_received", self._on_data)
         self.room.on("participant_disconnected", self._on_disconnected)
+        self.room.on("participant_connected", self._on_connected)
         await self.room.connect(ws_url, token)
         self._source = rtc.AudioSource(48000, 1)
         track = rtc.LocalAudioTrack.create_audio_track("agent-voice", self._source)
@@ -101,10 +109,15 @@ class AgentParticipant:
         except ValueError:
             return
         self.messages.append((time.time(), event))
-        if event == "leave":
+        if event == "leave" and self.leaves_when_told:
             asyncio.get_running_loop().create_task(self._leave())
 
+    def _on_connected(self, participant: rtc.RemoteParticipant) -> None:
+        # Back (our own connection to LiveKit was lost and is up again): not gone.
+        self.others_left.pop(participant.identity, None)
+
     def _on_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        self.others_left.setdefault(participant.identity, time.time())
         if self.on_participant_left is not None:
             self.on_participant_left(participant.identity)
 
@@ -221,6 +234,7 @@ async def place_real_call(
     agent_identity: str = "voice-agent",
     voice_agent: VoiceAgentKind = "webrtc",
     voice_agent_log: Path | None = None,
+    headers: dict[str, str] | None = None,
 ) -> RealCall:
     """Puts the AI agent in ``room_name`` and dials the caller's phone into it.
 
@@ -228,6 +242,8 @@ async def place_real_call(
         hang_up_after_s: the caller's phone hangs up this long after answering.
         voice_agent: ``webrtc`` (a bare participant of this process) or ``worker``
             (dispatched to the voice agent worker, whose log is ``voice_agent_log``).
+        headers: more SIP ``X-`` headers for the caller's INVITE (a tag to find the
+            call in the phone's log by).
     """
     await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=120))
     agent: VoiceAgent
@@ -242,7 +258,7 @@ async def place_real_call(
         await participant.join(ws_url, api_key, api_secret)
         agent = participant
     caller_identity = f"sip_{caller_number}_{room_name}"
-    headers = {}
+    headers = dict(headers or {})
     if hang_up_after_s is not None:
         headers[HANGUP_HEADER] = str(round(hang_up_after_s * 1000))
     await lk.sip.create_sip_participant(

@@ -19,7 +19,7 @@ from typing import Final
 from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.servers import die_with_parent
-from warm_transfer.realstack.sipp import PhoneBehaviour, PhoneLog, read_phone_log, render_scenario
+from warm_transfer.realstack.sipp import PhoneBehaviour, PhoneLog, PhoneLogReader, render_scenario
 from warm_transfer.realstack.tones import write_tone_wav
 
 # When a human presses a key, in ms after answering: from 3 s on (the briefing agent is
@@ -110,6 +110,7 @@ class Phone:
         self.log_path = workdir / f"phone-{spec.number.lstrip('+')}.log"
         self.scenario = workdir / f"phone-{spec.number.lstrip('+')}.xml"
         self.trunk_id = ""
+        self._log = PhoneLogReader(self.log_path)
         self._proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -143,8 +144,8 @@ class Phone:
         return self._proc is not None and self._proc.returncode is None
 
     def read_log(self) -> PhoneLog:
-        """Every request the phone received so far."""
-        return read_phone_log(self.log_path)
+        """Every request the phone received so far (read incrementally)."""
+        return self._log.read()
 
     async def stop(self) -> None:
         """Stops sipp."""

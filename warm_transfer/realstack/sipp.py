@@ -10,11 +10,20 @@ evidence the tests assert on: one INVITE per dial, a CANCEL or BYE for every leg
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader, read_phone_log
+
+__all__ = [
+    "HANGUP_HEADER",
+    "PhoneBehaviour",
+    "PhoneLog",
+    "PhoneLogReader",
+    "read_phone_log",
+    "render_scenario",
+]
 
 # The caller phone hangs up this long after answering when the INVITE carries it.
 HANGUP_HEADER: Final = "X-Hangup-After-Ms"
@@ -76,18 +85,27 @@ a=ptime:20
 a=sendrecv"""
 
 
-def _send(text: str) -> str:
+# RFC 3261 T1: a final answer to an INVITE, and a request the phone sends, are sent
+# again (T1, 2*T1, ...) until the next message arrives, as a phone does on UDP: on a
+# lossy path a lost 200 OK would otherwise leave livekit-sip waiting for it forever.
+_T1_MS: Final = 500
+
+
+def _send(text: str, retrans: bool = False) -> str:
+    if retrans:
+        return f'  <send retrans="{_T1_MS}"><![CDATA[\n{text}\n]]></send>\n'
     return f"  <send><![CDATA[\n{text}\n]]></send>\n"
 
 
-def _reply(status: int, reason: str, body: str = "") -> str:
+def _reply(status: int, reason: str, body: str = "", retrans: bool = False) -> str:
     length = "Content-Length: [len]"
     if body:
         return _send(
             f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\nContent-Type: application/sdp\n"
-            f"{length}\n\n{body}"
+            f"{length}\n\n{body}",
+            retrans,
         )
-    return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n")
+    return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n", retrans)
 
 
 def _request(method: str, extra: str = "", body: str = "") -> str:
@@ -99,7 +117,8 @@ def _request(method: str, extra: str = "", body: str = "") -> str:
         f"CSeq: [cseq] {method}\nContact: <sip:[local_ip]:[local_port];transport=[transport]>\n"
         "Max-Forwards: 70\n"
     )
-    return _send(f"{head}{extra}Content-Length: [len]\n\n{body}".rstrip("\n") + "\n")
+    text = f"{head}{extra}Content-Length: [len]\n\n{body}".rstrip("\n") + "\n"
+    return _send(text, retrans=True)
 
 
 def render_scenario(b: PhoneBehaviour) -> str:
@@ -134,7 +153,7 @@ def render_scenario(b: PhoneBehaviour) -> str:
             'next="cancelled"/>\n  <label id="answer"/>\n'
         )
     if b.status != 200:
-        out.append(_reply(b.status, _REASONS.get(b.status, "Rejected")))
+        out.append(_reply(b.status, _REASONS.get(b.status, "Rejected"), retrans=True))
         out.append('  <recv request="ACK" next="end"/>\n')
     else:
         out.extend(_answered(b))
@@ -144,7 +163,7 @@ def render_scenario(b: PhoneBehaviour) -> str:
 
 
 def _answered(b: PhoneBehaviour) -> list[str]:
-    out = [_reply(200, "OK", _SDP)]
+    out = [_reply(200, "OK", _SDP, retrans=True)]
     # Our dialog identity, for requests the phone sends: From is the ACK's To.
     out.append(
         '  <recv request="ACK"><action>\n'
@@ -213,75 +232,7 @@ def _cancelled() -> str:
     terminated = _send(
         "SIP/2.0 487 Request Terminated\n[last_Via:]\n[last_From:]\n"
         "[last_To:];tag=[pid]SIPpTag[call_number]\n[last_Call-ID:]\nCSeq: [$invite_cseq]\n"
-        "Content-Length: 0\n"
+        "Content-Length: 0\n",
+        retrans=True,
     )
     return f'  <label id="cancelled"/>\n{ok}{terminated}  <recv request="ACK" next="end"/>\n'
-
-
-@dataclass
-class PhoneLog:
-    """What one phone received, per SIP request method, in order."""
-
-    received: list[tuple[str, str]] = field(default_factory=list)  # (method, call id)
-    sent: list[tuple[str, str]] = field(default_factory=list)  # requests it sent itself
-    rejected: dict[str, int] = field(default_factory=dict)  # call id -> final status sent
-    # Call id -> wall clock (epoch s) of the first INVITE of that call the phone received.
-    invited_at: dict[str, float] = field(default_factory=dict)
-
-    def count(self, method: str) -> int:
-        """How many requests of ``method`` the phone received."""
-        return sum(1 for m, _ in self.received if m == method)
-
-    def calls(self) -> dict[str, list[str]]:
-        """Call-ID -> the request methods received in that call, in order."""
-        out: dict[str, list[str]] = {}
-        for method, call_id in self.received:
-            out.setdefault(call_id, []).append(method)
-        return out
-
-    def unended(self) -> list[str]:
-        """Calls that were never ended: not rejected, no CANCEL or BYE either way."""
-        hung_up = {cid for method, cid in self.sent if method == "BYE"} | set(self.rejected)
-        return [
-            cid
-            for cid, methods in self.calls().items()
-            if "INVITE" in methods and not {"CANCEL", "BYE"} & set(methods) and cid not in hung_up
-        ]
-
-
-_BLOCK = re.compile(
-    r"^-{20,} (?P<when>[^\n]*)\n(?P<what>[^\n]*(?:received|sent)[^\n]*)\n\n"
-    r"(?P<msg>.*?)(?=^-{20,} |\Z)",
-    re.M | re.S,
-)
-_CALL_ID = re.compile(r"^(?:Call-ID|i):\s*(\S+)", re.M | re.I)
-
-
-def _wall_clock(stamp: str) -> float:
-    """sipp's block header time (``2026-12-03 10:25:59.674682``, local time) as epoch s."""
-    try:
-        return datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S.%f").timestamp()
-    except ValueError:
-        return float("nan")
-
-
-def read_phone_log(path: Path) -> PhoneLog:
-    """Parses a sipp ``-message_file``: the requests the phone received."""
-    log = PhoneLog()
-    if not path.exists():
-        return log
-    for match in _BLOCK.finditer(path.read_text(errors="replace").replace("\r\n", "\n")):
-        msg = match["msg"]
-        first = msg.split("\n", 1)[0]
-        found = _CALL_ID.search(msg)
-        call_id = found.group(1) if found else ""
-        if first.startswith("SIP/2.0"):
-            status = int(first.split(" ", 2)[1])
-            if "sent" in match["what"] and status >= 300 and "INVITE" in msg.split("CSeq:")[-1]:
-                log.rejected[call_id] = status
-            continue
-        entry = (first.split(" ", 1)[0], call_id)
-        (log.received if "received" in match["what"] else log.sent).append(entry)
-        if entry[0] == "INVITE" and "received" in match["what"]:
-            log.invited_at.setdefault(call_id, _wall_clock(match["when"]))
-    return log
