@@ -24,6 +24,7 @@ from warm_transfer.config import TemporalSettings
 from warm_transfer.models import BridgeStrategy, Fallback, TransferRequest
 from warm_transfer.realstack.binaries import RealStackUnavailable, locate
 from warm_transfer.realstack.launcher import RealLiveKit
+from warm_transfer.realstack.people import VoiceAgentKind
 from warm_transfer.realstack.telephony import RealTelephony
 from warm_transfer.stack import Stack
 from warm_transfer.telephony import Call
@@ -61,7 +62,7 @@ class RealEngine:
         return self.stack.real
 
     async def call(self, hang_up_after_s: float | None = None) -> Call:
-        """A caller on a real SIP leg with a WebRTC voice agent."""
+        """A caller on a real SIP leg with the stack's AI agent beside it."""
         room = f"call-{uuid.uuid4().hex[:8]}"
         return await self.telephony.place_call(room, hang_up_after_s=hang_up_after_s)
 
@@ -90,9 +91,16 @@ class RealEngine:
         return {n: p.read_log().count("INVITE") for n, p in self.livekit.phones.items()}
 
 
-async def open_real_engine(workdir: Path) -> AsyncIterator[RealEngine]:
-    """Starts the whole real stack with one worker; stops all of it afterwards."""
-    stack = Stack(workdir=workdir, ui=False, livekit="real")
+async def open_real_engine(
+    workdir: Path, voice_agent: VoiceAgentKind = "webrtc"
+) -> AsyncIterator[RealEngine]:
+    """Starts the whole real stack with one worker; stops all of it afterwards.
+
+    Args:
+        voice_agent: ``worker`` runs the LiveKit Agents voice agent worker and
+            dispatches it into each call (``webrtc``: a bare participant).
+    """
+    stack = Stack(workdir=workdir, ui=False, livekit="real", real_voice_agent=voice_agent)
     try:
         await stack.start()
         client = await connect(TemporalSettings(address=stack.temporal_address))

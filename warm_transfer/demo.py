@@ -5,6 +5,7 @@
     python -m warm_transfer.demo --story voicemail   # nobody takes it: voicemail
     python -m warm_transfer.demo --story hangup  # the caller hangs up on hold
     python -m warm_transfer.demo --livekit real  # real livekit-server, livekit-sip, phones
+    python -m warm_transfer.demo --livekit real --voice-agent worker  # a LiveKit Agents agent
 
 Starts the Temporal dev server (with its Web UI), LiveKit (the stand-in, or with
 ``--livekit real`` the real servers and SIP phones, built on first use) and a worker as
@@ -134,6 +135,13 @@ async def main(argv: Sequence[str] | None = None) -> int:
         default="sim",
         help="the stand-in (default) or real livekit-server, livekit-sip and SIP phones",
     )
+    parser.add_argument(
+        "--voice-agent",
+        choices=("webrtc", "worker"),
+        default="webrtc",
+        help="with --livekit real: a bare WebRTC AI agent (default) or the LiveKit Agents "
+        "voice agent worker (speaks, plays hold music)",
+    )
     args = parser.parse_args(argv)
     story = STORIES[args.story]
     configure_logging("console", "WARNING")
@@ -146,7 +154,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
             return 2
     what = "the LiveKit stand-in" if args.livekit == "sim" else "real LiveKit and SIP phones"
     print(f"  starting the Temporal dev server, {what} and a worker ...", flush=True)
-    stack = Stack(workdir=args.workdir, time_scale=args.time_scale, livekit=args.livekit)
+    stack = Stack(
+        workdir=args.workdir,
+        time_scale=args.time_scale,
+        livekit=args.livekit,
+        real_voice_agent=args.voice_agent,
+    )
     try:
         await stack.start()
         print(f"  Temporal UI: {stack.server.ui_url}   LiveKit: {stack.livekit_url}")

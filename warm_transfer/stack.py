@@ -47,6 +47,8 @@ class Stack:
         livekit: ``sim`` (the stand-in) or ``real`` (the real stack; it raises
             `RealStackUnavailable` with the reason where it cannot run).
         real_sip: with ``real``, start livekit-sip and the phones too.
+        real_voice_agent: with ``real``, the AI agent of each call: ``webrtc`` (a bare
+            participant) or ``worker`` (the LiveKit Agents voice agent worker).
     """
 
     workdir: Path
@@ -57,6 +59,7 @@ class Stack:
     worker_env: dict[str, str] = field(default_factory=dict)
     livekit: LiveKitKind = "sim"
     real_sip: bool = True
+    real_voice_agent: Literal["webrtc", "worker"] = "webrtc"
     server_port: int | None = None
     ui_port: int | None = None
     sim_port: int | None = None
@@ -119,7 +122,9 @@ class Stack:
         if self.real is not None:
             from warm_transfer.realstack.telephony import RealTelephony
 
-            return RealTelephony(self.real, self.server.address, self.workdir)
+            return RealTelephony(
+                self.real, self.server.address, self.workdir, self.real_voice_agent
+            )
         return SimTelephony(self.sim_url, self.time_scale)
 
     async def start(self, workers: int = 1) -> None:

@@ -226,9 +226,11 @@ class TransferEvents:
         await self._resume(None)
         self._session.input.set_audio_enabled(False)  # nothing left to answer
         if self._goodbye:
-            with contextlib.suppress(Exception):
+            try:
                 speech = self._session.say(self._goodbye, allow_interruptions=False)
                 await asyncio.wait_for(_awaited(speech), self._speech_wait_s)
+            except Exception as err:  # the agent leaves all the same
+                log.warning("goodbye not said", error=repr(err))
         if self._music is not None:
             await self._music.aclose()
         self._session.shutdown()

@@ -195,6 +195,8 @@ class RealSuite:
                 api_secret=self.real.api_secret,
                 headers={TAG_HEADER: f"{tag}:{CALLER_ATTEMPT}"},
             )
+            # The suite's AI agent is this process's own participant (it reads its messages).
+            assert isinstance(call.agent, AgentParticipant)
             agent, caller_identity = call.agent, call.caller_identity
         self.telephony.agents[room] = agent
         agent.leaves_when_told = not plan.agent_stays

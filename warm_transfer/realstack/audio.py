@@ -154,3 +154,24 @@ class Capture:
             return
         os.killpg(self._proc.pid, signal.SIGTERM)
         await self._proc.wait()
+
+
+def loud_share(heard_frames: list[Frame], level: float) -> float:
+    """The share of frames above ``level`` (rms)."""
+    return sum(f.rms > level for f in heard_frames) / max(1, len(heard_frames))
+
+
+def tone_frames_share(heard_frames: list[Frame], hz: float, level: float) -> float:
+    """The share of frames above ``level`` whose energy is mostly at ``hz``."""
+    hits = sum(f.rms > level and f.tone_share(hz) > 0.5 for f in heard_frames)
+    return hits / max(1, len(heard_frames))
+
+
+def other_share(heard_frames: list[Frame], hz: float, level: float) -> float:
+    """The share of frames carrying more than ``level`` (rms) of anything but ``hz``.
+
+    A phone's tone heard alone leaves only coding noise beside it; hold music or
+    speech mixed over the tone is the rest.
+    """
+    hits: int = sum(f.rms * (1.0 - f.tone_share(hz)) ** 0.5 > level for f in heard_frames)
+    return hits / max(1, len(heard_frames))

@@ -3,10 +3,12 @@
 The caller is a real SIP leg: LiveKit dials the caller's phone (a sipp phone that
 answers, takes a REFER, and hangs up when its INVITE says so), so tagging the caller,
 the REFER and the caller's hang-up all act on a real SIP participant. The AI agent is
-a real participant joined over WebRTC with the ``livekit`` rtc SDK: it publishes a
-microphone track, records every ``warm-transfer`` data message it gets
-(``hold_started``, ``leave``...) and leaves when told to, as a LiveKit Agents voice
-agent does.
+either a bare participant joined over WebRTC with the ``livekit`` rtc SDK
+(`AgentParticipant`: it publishes a silent microphone track, records every
+``warm-transfer`` data message it gets and leaves when told to) or a real LiveKit Agents
+worker put in the room with an agent dispatch (`DispatchedAgent`: the process
+``python -m warm_transfer.realstack.voice_agent``, built on ``warm_transfer.agents``,
+which speaks and plays hold music).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal, Protocol
 
 import structlog
 from livekit import api, rtc
@@ -24,6 +28,31 @@ from warm_transfer.realstack.sipp import HANGUP_HEADER
 from warm_transfer.wire import DATA_TOPIC
 
 log = structlog.get_logger(__name__)
+
+VoiceAgentKind = Literal["webrtc", "worker"]
+VOICE_AGENT_NAME: Final = "warm-transfer-voice-agent"
+
+
+def dispatch_metadata(identity: str) -> str:
+    """A voice agent dispatch's metadata: the identity the agent joins the room with."""
+    return json.dumps({"identity": identity})
+
+
+class VoiceAgent(Protocol):
+    """The AI agent of a call, as the harness sees it."""
+
+    @property
+    def identity(self) -> str:
+        """Its identity in the caller's room."""
+        ...
+
+    def events(self) -> list[str]:
+        """The engine's data messages it got, in order."""
+        ...
+
+    async def leave(self) -> None:
+        """Makes sure it is out of the room (clean-up; idempotent)."""
+        ...
 
 
 @dataclass
@@ -103,14 +132,93 @@ class AgentParticipant:
             await self.room.disconnect()
 
 
+@dataclass
+class DispatchedAgent:
+    """The voice agent worker's job in the caller's room, reached by an agent dispatch.
+
+    What it was told is read from the worker's log (its ``voice agent message`` lines).
+
+    Args:
+        room_name: the caller's room.
+        identity: the identity the job joins with (the dispatch's metadata).
+        log_path: the voice agent worker's log.
+    """
+
+    room_name: str
+    identity: str
+    log_path: Path
+    left_at: float | None = None
+
+    async def join(self, lk: api.LiveKitAPI, timeout: float = 30.0) -> None:
+        """Dispatches the agent into the room and waits until it has joined.
+
+        Raises:
+            TimeoutError: no worker took the job in time.
+        """
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(
+                agent_name=VOICE_AGENT_NAME,
+                room=self.room_name,
+                metadata=dispatch_metadata(self.identity),
+            )
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            listed = await lk.room.list_participants(
+                api.ListParticipantsRequest(room=self.room_name)
+            )
+            if any(p.identity == self.identity for p in listed.participants):
+                log.info("voice agent joined", room=self.room_name, agent=self.identity)
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"the voice agent did not join {self.room_name} in {timeout} s")
+
+    def logged(self, message: str) -> list[dict[str, object]]:
+        """The worker's log lines ``message`` about this room, in order."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        out: list[dict[str, object]] = []
+        for line in text.splitlines():
+            if f'"{message}"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == message and entry.get("room") == self.room_name:
+                out.append(entry)
+        return out
+
+    def logged_at(self, message: str) -> float | None:
+        """The wall clock of the first ``message`` line about this room (None: none yet)."""
+        entries = self.logged(message)
+        return float(str(entries[0]["at"])) if entries else None
+
+    @property
+    def messages(self) -> list[tuple[float, str]]:
+        """``(wall clock, event)`` of every engine data message the job received."""
+        return [
+            (float(str(e.get("at", 0.0))), str(e.get("transfer_event", "")))
+            for e in self.logged("voice agent message")
+        ]
+
+    def events(self) -> list[str]:
+        """The engine's data messages, in order."""
+        return [event for _, event in self.messages]
+
+    async def leave(self) -> None:
+        """Nothing to do: the job leaves on ``leave``, or when its worker stops."""
+        if self.left_at is None:
+            self.left_at = time.time()
+
+
 @dataclass(frozen=True)
 class RealCall:
-    """A caller on a real SIP leg and an AI agent over WebRTC, in one room."""
+    """A caller on a real SIP leg and an AI agent, in one room."""
 
     room_name: str
     caller_identity: str
     agent_identity: str
-    agent: AgentParticipant
+    agent: VoiceAgent
 
 
 async def place_real_call(
@@ -124,18 +232,31 @@ async def place_real_call(
     api_secret: str,
     hang_up_after_s: float | None = None,
     agent_identity: str = "voice-agent",
+    voice_agent: VoiceAgentKind = "webrtc",
+    voice_agent_log: Path | None = None,
     headers: dict[str, str] | None = None,
 ) -> RealCall:
     """Puts the AI agent in ``room_name`` and dials the caller's phone into it.
 
     Args:
         hang_up_after_s: the caller's phone hangs up this long after answering.
+        voice_agent: ``webrtc`` (a bare participant of this process) or ``worker``
+            (dispatched to the voice agent worker, whose log is ``voice_agent_log``).
         headers: more SIP ``X-`` headers for the caller's INVITE (a tag to find the
             call in the phone's log by).
     """
     await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=120))
-    agent = AgentParticipant(room_name, agent_identity)
-    await agent.join(ws_url, api_key, api_secret)
+    agent: VoiceAgent
+    if voice_agent == "worker":
+        if voice_agent_log is None:
+            raise ValueError("a dispatched voice agent needs its worker's log")
+        dispatched = DispatchedAgent(room_name, agent_identity, voice_agent_log)
+        await dispatched.join(lk)
+        agent = dispatched
+    else:
+        participant = AgentParticipant(room_name, agent_identity)
+        await participant.join(ws_url, api_key, api_secret)
+        agent = participant
     caller_identity = f"sip_{caller_number}_{room_name}"
     headers = dict(headers or {})
     if hang_up_after_s is not None:

@@ -1,7 +1,9 @@
 """`RealTelephony`: the people around a transfer on the real stack.
 
-- callers are real SIP legs (the caller's sipp phone, dialed into the room) with a
-  WebRTC AI agent beside them (`warm_transfer.realstack.people`);
+- callers are real SIP legs (the caller's sipp phone, dialed into the room) with an AI
+  agent beside them (`warm_transfer.realstack.people`): a bare WebRTC participant, or
+  with ``voice_agent="worker"`` the LiveKit Agents voice agent
+  (``python -m warm_transfer.realstack.voice_agent``) reached by an agent dispatch;
 - the humans are the phone book's sipp phones, each behind its own trunk;
 - the briefing agent is the keypad agent (`python -m warm_transfer.agents.keypad`), a
   real LiveKit Agents worker the engine's dispatches reach through livekit-server;
@@ -29,7 +31,7 @@ from temporalio.client import Client
 
 from warm_transfer.models import Destination, Fallback
 from warm_transfer.realstack.launcher import OBSERVER_PORT, RealLiveKit
-from warm_transfer.realstack.people import AgentParticipant, place_real_call
+from warm_transfer.realstack.people import VoiceAgent, VoiceAgentKind, place_real_call
 from warm_transfer.realstack.phones import CALLER_NUMBER
 from warm_transfer.realstack.servers import Service
 from warm_transfer.telephony import Call, EndState, Narrator, Telephony
@@ -38,15 +40,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class RealTelephony(Telephony):
-    """Real SIP callers and humans, a WebRTC agent and the keypad briefing agent."""
+    """Real SIP callers and humans, an AI agent and the keypad briefing agent.
+
+    Args:
+        voice_agent: ``webrtc`` (a bare participant) or ``worker`` (the voice agent
+            worker, started with the other processes, dispatched into each call).
+    """
 
     kind = "real"
 
-    def __init__(self, real: RealLiveKit, temporal_address: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        real: RealLiveKit,
+        temporal_address: str,
+        workdir: Path,
+        voice_agent: VoiceAgentKind = "webrtc",
+    ) -> None:
         self.real = real
         self.temporal_address = temporal_address
         self.workdir = workdir
-        self.agents: dict[str, AgentParticipant] = {}
+        self.voice_agent: VoiceAgentKind = voice_agent
+        self.agents: dict[str, VoiceAgent] = {}
         self.webhooks: list[tuple[float, dict[str, Any]]] = []
         self._processes: list[Service] = []
         self._observer: web.AppRunner | None = None
@@ -65,7 +79,7 @@ class RealTelephony(Telephony):
         return fallback.model_copy(update={"sip_trunk_id": trunk})
 
     async def place_call(self, room_name: str, hang_up_after_s: float | None = None) -> Call:
-        """Dials the caller's phone into ``room_name`` beside a WebRTC agent."""
+        """Dials the caller's phone into ``room_name`` beside the AI agent."""
         call = await place_real_call(
             self.real.lk,
             room_name=room_name,
@@ -75,6 +89,8 @@ class RealTelephony(Telephony):
             api_key=self.real.api_key,
             api_secret=self.real.api_secret,
             hang_up_after_s=hang_up_after_s,
+            voice_agent=self.voice_agent,
+            voice_agent_log=self.workdir / "voice-agent.log",
         )
         self.agents[room_name] = call.agent
         return Call(call.room_name, call.caller_identity, call.agent_identity)
@@ -92,12 +108,17 @@ class RealTelephony(Telephony):
         }
 
     async def start(self, client: Client, narrate: Narrator | None = None) -> None:
-        """Starts the keypad briefing agent, the webhook bridge and the narration."""
+        """Starts the keypad briefing agent, the webhook bridge, the voice agent worker
+        (``worker`` only) and the narration."""
         self._narrate = narrate
-        for name, module, url, ready in (
+        processes = [
             ("keypad-briefer", "warm_transfer.agents.keypad", self.real.ws_url, "registered"),
             ("webhook-bridge", "warm_transfer.webhook_bridge", self.real.url, "listening"),
-        ):
+        ]
+        if self.voice_agent == "worker":
+            voice = ("voice-agent", "warm_transfer.realstack.voice_agent", self.real.ws_url)
+            processes.append((*voice, "voice agent registered"))
+        for name, module, url, ready in processes:
             service = Service(
                 name,
                 [sys.executable, "-m", module],
