@@ -164,16 +164,17 @@ class BridgeActivities(LiveKitBase):
         """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
 
         LiveKit cannot create a SIP participant muted and deaf, but livekit-sip joins
-        the room and publishes the leg's audio track before it sends the INVITE, while
-        the far end needs a ring to answer: isolation is in place before anyone can
-        speak. The leg keeps its right to publish (livekit-sip's dial fails with "timed
-        out publishing track" without it); nobody else is subscribed to its track.
+        the room before it sends the INVITE: the leg is made deaf then, and everyone is
+        taken off its track as soon as it is published (usually before the INVITE, on a
+        loaded host only after the answer). The leg keeps its right to publish
+        (livekit-sip's dial fails with "timed out publishing track" without it); nobody
+        else is subscribed to its track.
 
         Args:
             follow: the leg was dialed by an earlier attempt: if it is gone, stop.
             seen: set once the leg is in the room.
         """
-        delay = 0.005
+        delay, deaf = 0.005, False
         while True:
             leg = await self._find(room, identity)
             if leg is not None and seen is not None:
@@ -181,6 +182,12 @@ class BridgeActivities(LiveKitBase):
             sids = _track_sids(leg)
             if sids:
                 break
+            if leg is not None and not deaf:
+                # Deaf as soon as it joins: livekit-sip subscribes the leg to the room at
+                # once but may publish the leg's own track only after the answer (seen
+                # on the real stack), and waiting for that track let the human hear the
+                # caller's first half second.
+                deaf = await self._set_permission(room, identity, hearing=False)
             if leg is None and follow:
                 return
             await asyncio.sleep(delay)
@@ -189,8 +196,8 @@ class BridgeActivities(LiveKitBase):
         # way, and on a slow link to LiveKit (+200 ms each way) four round trips in a
         # row let the caller hear the human's first second.
         await asyncio.gather(
-            self._set_permission(room, identity, hearing=False),
             self._unheard(room, identity, sids),
+            *([] if deaf else [self._set_permission(room, identity, hearing=False)]),
         )
 
     async def _unheard(self, room: str, identity: str, track_sids: list[str]) -> None:

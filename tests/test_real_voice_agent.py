@@ -9,6 +9,7 @@ from ``hold_started`` until the bridge and none of the human's tone before the a
 then caller and human hear each other's tones, and once the agent has left nothing of
 its voice or its music is on the caller's line. When nobody answers and the caller is
 returned to the agent, the music stops on ``hold_stopped`` and the agent speaks again.
+A human who declines is never heard by the caller, and hears the brief, not the caller.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 LISTENS = "+15105550109"  # answers, presses 1 only from 9 s on: a long hold
 RINGS = "+15105550102"  # rings until CANCEL
+DECLINES = "+15105550103"  # answers, presses 2
 BACK_LINE_S = 6.0  # the agent's welcome-back line (TransferConfig.welcome_back) has ended
 LOUD = 300.0  # rms: speech or a tone, well above livekit-sip's silence (rms 3-4)
 NOT_SILENT = 30.0  # rms: hold music, its quiet passages included
@@ -220,3 +222,44 @@ async def test_nobody_answers_and_the_hold_music_stops_when_the_caller_is_back(
     assert measured["back_line_loud"] > 0.3, measured
     # ...and once it has said it, the music is gone: the line is quiet.
     assert measured["with_agent_heard"] < 0.1, measured
+
+
+@pytest.mark.timeout(300)
+async def test_the_caller_never_hears_a_human_who_declines(engine: RealEngine) -> None:
+    real = engine.livekit
+    capture = Capture(real.network, engine.stack.workdir / "phones-rtp-decline.pcap")
+    await capture.start()
+    call = await engine.call()
+    agent = engine.telephony.agents[call.room_name]
+    assert isinstance(agent, DispatchedAgent)
+    await wait_logged(agent, "voice agent greeted")
+    handle = await engine.transfer(call, [DECLINES, LISTENS], bridge="same_room")
+    stages = await asyncio.wait_for(stage_times(handle), 150)
+    outcome = await asyncio.wait_for(handle.outcome(), 30)
+    await capture.stop()
+    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+
+    assert outcome.outcome == "connected" and outcome.destination == LISTENS, outcome
+    assert [a.result for a in outcome.attempts] == ["declined", "answered"], outcome.attempts
+    hold_at = next(at for at, event in agent.messages if event == "hold_started")
+    accepted_at = stages.get("bridging", stages["done"])
+    to_caller = frames(heard(capture.path, real.phones[CALLER_NUMBER].media_port))
+    to_decliner = frames(heard(capture.path, real.phones[DECLINES].media_port))
+    on_hold = between(to_caller, hold_at, accepted_at - 0.3)
+    measured = {
+        "hold_s": accepted_at - hold_at,
+        "hold_heard": loud_share(between(to_caller, hold_at + 1.5, accepted_at - 0.3), NOT_SILENT),
+        "hold_decliner": tone_frames_share(on_hold, real.phones[DECLINES].tone_hz, LOUD),
+        "hold_human": tone_frames_share(on_hold, real.phones[LISTENS].tone_hz, LOUD),
+        "decliner_heard_speech": loud_share(to_decliner, LOUD),
+        "decliner_caller": tone_frames_share(to_decliner, real.phones[CALLER_NUMBER].tone_hz, LOUD),
+    }
+    print("\ndeclined: " + ", ".join(f"{k} {v:.2f}" for k, v in measured.items()))
+    assert len(on_hold) > 100, "the hold was too short to measure"
+    # Hold music all through, the declining human never on the caller's line (nor the
+    # next human before the accept), and the decliner heard the brief, not the caller.
+    assert measured["hold_heard"] > 0.9, measured
+    assert measured["hold_decliner"] < 0.02, measured
+    assert measured["hold_human"] < 0.02, measured
+    assert measured["decliner_heard_speech"] > 0.1, measured
+    assert measured["decliner_caller"] < 0.02, measured
