@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -83,14 +84,25 @@ def sip_config(net: Network, creds: Credentials) -> dict[str, object]:
     }
 
 
+# Loaded here, in the parent, once: a ``dlopen`` in a forked child of a threaded process
+# can wait forever on a loader lock another thread held at the fork (seen: a pytest copy
+# stuck on a futex, holding the webhook bridge's port, its livekit-sip never started).
+try:
+    _PRCTL: Callable[..., int] | None = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+except OSError:  # not glibc Linux: the real tier does not run there anyway
+    _PRCTL = None
+_PR_SET_PDEATHSIG: Final = 1
+
+
 def die_with_parent() -> None:
     """``preexec_fn``: the child gets SIGKILL when the process that started it dies.
 
     A harness killed outright (SIGKILL, a CI timeout) must not leave servers, phones
-    or agents running in namespaces nobody will remove.
+    or agents running in namespaces nobody will remove. Only a call into libc happens
+    in the child, nothing that takes a lock.
     """
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Service:
