@@ -17,21 +17,18 @@ bench run; deployments that brief by voice use
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import Mapping
 
 import structlog
 from livekit import rtc
-from livekit.agents import AgentServer, JobContext, JobExecutorType
+from livekit.agents import AgentServer, JobContext
 
 from warm_transfer.agents.briefing import Briefing, BriefingMetadata, briefing_greeting
 from warm_transfer.agents.espeak import SAMPLE_RATE, EspeakUnavailable, synthesize_pcm
 from warm_transfer.agents.private_voice import PrivateVoice
+from warm_transfer.agents.serving import light_agent_server, serve
 from warm_transfer.client import get_transfer
-from warm_transfer.config import DEFAULT_BRIEFING_AGENT, SettingsError, TemporalSettings
-from warm_transfer.log_setup import configure_logging
+from warm_transfer.config import DEFAULT_BRIEFING_AGENT, TemporalSettings
 from warm_transfer.temporal_connect import connect
 
 log = structlog.get_logger(__name__)
@@ -78,27 +75,9 @@ async def speak_brief(room: rtc.Room, meta: BriefingMetadata) -> None:
     await voice.repeat(pcm)
 
 
-def _no_load() -> float:
-    return 0.0
-
-
 def build_server(env: Mapping[str, str], settings: TemporalSettings) -> AgentServer:
     """The agent server: jobs as threads of this process (a briefing is light work)."""
-    for var in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        if not env.get(var, "").strip():
-            raise SettingsError(f"{var} is not set")
-    server = AgentServer(
-        job_executor_type=JobExecutorType.THREAD,
-        num_idle_processes=1,
-        # The default load is the host's CPU: on a small, busy host the worker would
-        # report itself full and livekit-server would stop assigning briefings. A
-        # keypad briefing costs next to nothing, so this worker is never full.
-        load_fnc=_no_load,
-        ws_url=env["LIVEKIT_URL"],
-        api_key=env["LIVEKIT_API_KEY"],
-        api_secret=env["LIVEKIT_API_SECRET"],
-        port=0,
-    )
+    server = light_agent_server(env)
     agent_name = env.get("BRIEFING_AGENT_NAME", "").strip() or DEFAULT_BRIEFING_AGENT
 
     async def entry(ctx: JobContext) -> None:
@@ -110,23 +89,7 @@ def build_server(env: Mapping[str, str], settings: TemporalSettings) -> AgentSer
 
 async def main() -> None:
     """Serves briefing jobs until SIGTERM or SIGINT."""
-    try:
-        settings = TemporalSettings.from_env(os.environ)
-        server = build_server(os.environ, settings)
-    except SettingsError as err:
-        print(f"keypad briefer: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(os.environ.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
-    loop = asyncio.get_running_loop()
-    # Said once livekit-server has the worker: dispatches from then on reach it.
-    server.on("worker_registered", lambda *_: log.info("keypad briefer registered"))
-    runner = asyncio.create_task(server.run(devmode=True))
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, runner.cancel)
-    try:
-        await runner
-    except asyncio.CancelledError:
-        await server.aclose()
+    await serve(build_server, "keypad briefer")
 
 
 if __name__ == "__main__":

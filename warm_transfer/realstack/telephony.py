@@ -117,7 +117,7 @@ class RealTelephony(Telephony):
         ]
         if self.voice_agent == "worker":
             voice = ("voice-agent", "warm_transfer.realstack.voice_agent", self.real.ws_url)
-            processes.append((*voice, "voice agent registered"))
+            processes.append((*voice, "registered"))
         for name, module, url, ready in processes:
             service = Service(
                 name,

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import sys
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -32,14 +29,13 @@ from livekit.agents import (
     AgentServer,
     AgentSession,
     JobContext,
-    JobExecutorType,
     JobRequest,
 )
 
 from warm_transfer.agents import BackgroundHoldMusic, TransferConfig, WarmTransfer
 from warm_transfer.agents.espeak import EspeakTTS
-from warm_transfer.config import SettingsError, TemporalSettings
-from warm_transfer.log_setup import configure_logging
+from warm_transfer.agents.serving import light_agent_server, serve
+from warm_transfer.config import TemporalSettings
 from warm_transfer.realstack.people import VOICE_AGENT_NAME
 from warm_transfer.temporal_connect import connect
 from warm_transfer.wire import DATA_TOPIC
@@ -106,30 +102,13 @@ def _record(room: str, packet: rtc.DataPacket) -> None:
     log.info("voice agent message", room=room, transfer_event=event, at=time.time())
 
 
-def _no_load() -> float:
-    return 0.0
-
-
 def build_server(env: Mapping[str, str], settings: TemporalSettings) -> AgentServer:
     """The agent server: calls as threads of this process, never reported full.
 
     Raises:
         SettingsError: a ``LIVEKIT_*`` variable is missing.
     """
-    for var in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
-        if not env.get(var, "").strip():
-            raise SettingsError(f"{var} is not set")
-    server = AgentServer(
-        job_executor_type=JobExecutorType.THREAD,
-        num_idle_processes=1,
-        # As the keypad briefer: the default load is the host's CPU, and a busy
-        # 2-core host would make livekit-server stop assigning calls.
-        load_fnc=_no_load,
-        ws_url=env["LIVEKIT_URL"],
-        api_key=env["LIVEKIT_API_KEY"],
-        api_secret=env["LIVEKIT_API_SECRET"],
-        port=0,
-    )
+    server = light_agent_server(env)
 
     async def entry(ctx: JobContext) -> None:
         await serve_call(ctx, settings)
@@ -140,22 +119,7 @@ def build_server(env: Mapping[str, str], settings: TemporalSettings) -> AgentSer
 
 async def main() -> None:
     """Serves calls until SIGTERM or SIGINT."""
-    try:
-        settings = TemporalSettings.from_env(os.environ)
-        server = build_server(os.environ, settings)
-    except SettingsError as err:
-        print(f"voice agent: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(os.environ.get("LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
-    loop = asyncio.get_running_loop()
-    server.on("worker_registered", lambda *_: log.info("voice agent registered"))
-    runner = asyncio.create_task(server.run(devmode=True))
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, runner.cancel)
-    try:
-        await runner
-    except asyncio.CancelledError:
-        await server.aclose()
+    await serve(build_server, "voice agent")
 
 
 if __name__ == "__main__":
