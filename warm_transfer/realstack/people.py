@@ -55,6 +55,17 @@ class VoiceAgent(Protocol):
         ...
 
 
+def engine_event(packet: rtc.DataPacket) -> str | None:
+    """The engine's event in a data message to the AI agent (``hold_started``...), or
+    None for a message that is not the engine's."""
+    if packet.topic != DATA_TOPIC:
+        return None
+    try:
+        return str(json.loads(packet.data).get("event", ""))
+    except ValueError:
+        return None
+
+
 @dataclass
 class AgentParticipant:
     """The AI voice agent in the caller's room, over WebRTC.
@@ -102,11 +113,8 @@ class AgentParticipant:
         return [event for _, event in self.messages]
 
     def _on_data(self, packet: rtc.DataPacket) -> None:
-        if packet.topic != DATA_TOPIC:
-            return
-        try:
-            event = str(json.loads(packet.data).get("event", ""))
-        except ValueError:
+        event = engine_event(packet)
+        if event is None:
             return
         self.messages.append((time.time(), event))
         if event == "leave" and self.leaves_when_told:

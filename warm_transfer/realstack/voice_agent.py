@@ -36,9 +36,8 @@ from warm_transfer.agents import BackgroundHoldMusic, TransferConfig, WarmTransf
 from warm_transfer.agents.espeak import EspeakTTS
 from warm_transfer.agents.serving import light_agent_server, serve
 from warm_transfer.config import TemporalSettings
-from warm_transfer.realstack.people import VOICE_AGENT_NAME
+from warm_transfer.realstack.people import VOICE_AGENT_NAME, engine_event
 from warm_transfer.temporal_connect import connect
-from warm_transfer.wire import DATA_TOPIC
 
 GREETING: Final = "Hello, you are speaking with the support assistant. How can I help you today?"
 # Short enough to end within the engine's goodbye time (AGENT_GOODBYE_S, 1.5 s), so
@@ -93,11 +92,8 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
 
 
 def _record(room: str, packet: rtc.DataPacket) -> None:
-    if packet.topic != DATA_TOPIC:
-        return
-    try:
-        event = str(json.loads(packet.data).get("event", ""))
-    except ValueError:
+    event = engine_event(packet)
+    if event is None:
         return
     log.info("voice agent message", room=room, transfer_event=event, at=time.time())
 
