@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
-from warm_transfer.client import TransferHandle, start_transfer
+from warm_transfer.client import TransferHandle, get_transfer, start_transfer, transfer_workflow_id
 from warm_transfer.config import TemporalSettings
 from warm_transfer.models import BridgeStrategy, Fallback, TransferRequest
 from warm_transfer.realstack.binaries import RealStackUnavailable, locate
+from warm_transfer.realstack.dialin import TransferPlan
 from warm_transfer.realstack.launcher import RealLiveKit
 from warm_transfer.realstack.people import VoiceAgentKind
 from warm_transfer.realstack.telephony import RealTelephony
@@ -85,6 +87,42 @@ class RealEngine:
             bridge=bridge,
         )
         return await start_transfer(self.client, request)
+
+    async def phone_in(
+        self,
+        numbers: list[str],
+        *,
+        fallback: Fallback | None = None,
+        ring_s: float = 10,
+        bridge: BridgeStrategy | None = None,
+        accept_timeout_s: float = 60.0,
+        ask_after_s: float = 9.0,
+    ) -> tuple[Call, TransferHandle]:
+        """A caller phones the support line and, ``ask_after_s`` after the answer, presses
+        0; the voice agent's transfer tool then starts the transfer down ``numbers``.
+
+        Returns:
+            The call, and the transfer once the voice agent has started it.
+        """
+        plan = TransferPlan(
+            destinations=[self.telephony.destination(n, ring_timeout_s=ring_s) for n in numbers],
+            fallback=self.telephony.fallback(fallback or Fallback()),
+            bridge=bridge,
+            accept_timeout_s=accept_timeout_s,
+            summary=SUMMARY,
+        )
+        call = await self.telephony.dial_in(plan=plan, ask_after_s=ask_after_s)
+        handle = get_transfer(self.client, transfer_workflow_id(call.room_name))
+
+        async def started() -> bool:
+            try:
+                await handle.handle.describe()
+            except RPCError:
+                return False
+            return True
+
+        await wait_for(started, timeout=ask_after_s + 30)
+        return call, handle
 
     def invites(self) -> dict[str, int]:
         """INVITEs each phone has received so far."""

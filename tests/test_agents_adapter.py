@@ -116,6 +116,7 @@ def voice_agent(
     config = TransferConfig(
         destinations=[Destination(sip_call_to=HUMAN_A, sip_trunk_id="ST_test")],
         task_queue=task_queue,
+        bridge="same_room",
     )
     transfer = WarmTransfer(client, config, room, session, hold_music=FakeHoldMusic())
     transfer.attach()
@@ -151,6 +152,7 @@ async def test_the_tool_starts_a_transfer_with_the_llms_summary(
     )
     brief = fake.requests("brief_human")[0]
     assert brief.summary == "Disputes a $42 charge.\nWhy a human: refund over limit"
+    assert fake.requests("open_consultation")[0].bridge == "same_room"  # the config's bridge
 
 
 async def test_the_caller_leaving_reaches_the_engine(client: Client, task_queue: str) -> None:

@@ -26,7 +26,7 @@ from warm_transfer.agents.hold import TransferEvents
 from warm_transfer.agents.ports import HoldMusic, ParticipantLike, RoomLike, SessionLike
 from warm_transfer.client import TransferHandle, TransferStarter, transfer_workflow_id
 from warm_transfer.config import DEFAULT_TASK_QUEUE
-from warm_transfer.models import Destination, Fallback, TransferRequest
+from warm_transfer.models import BridgeStrategy, Destination, Fallback, TransferRequest
 
 _SUMMARY_LIMIT = 8000  # TransferRequest.summary's limit
 
@@ -43,6 +43,8 @@ class TransferConfig:
         accept_timeout_s: how long a briefed human has to decide.
         max_transfer_s: the whole transfer's deadline.
         briefing_agent: the agent name dispatched to brief humans (worker default).
+        bridge: how the caller is bridged (``move`` or ``same_room``; None: the
+            engine's default).
         task_queue: the engine workers' task queue.
         search_attributes: set the engine's search attributes at start (False on a
             namespace where they are not registered, or the start is refused).
@@ -57,6 +59,7 @@ class TransferConfig:
     accept_timeout_s: float = 60.0
     max_transfer_s: float = 300.0
     briefing_agent: str | None = None
+    bridge: BridgeStrategy | None = None
     task_queue: str = DEFAULT_TASK_QUEUE
     search_attributes: bool = True
     hold_line: str | None = "One moment please, I'm connecting you with a colleague."
@@ -126,6 +129,7 @@ class WarmTransfer:
             accept_timeout_s=self._config.accept_timeout_s,
             max_transfer_s=self._config.max_transfer_s,
             briefing_agent=self._config.briefing_agent,
+            bridge=self._config.bridge,
         )
         # Set before the start is sent: a hang-up meanwhile goes through this starter.
         self.starter = starter = TransferStarter(

@@ -5,6 +5,7 @@ healthy in a network of their own, and all of it gone again on stop (Ctrl-C too)
         lk.url, lk.api_key, lk.api_secret      # what the worker's LIVEKIT_* are
         lk.destination("+15105550100")         # a Destination naming that phone's trunk
         lk.phones["+15105550100"].read_log()   # what that phone received
+        lk.inbound_trunk_id                    # the support line callers dial in to
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from livekit import api
 
 from warm_transfer.models import Destination
 from warm_transfer.realstack.binaries import Binaries, RealStackUnavailable, locate
+from warm_transfer.realstack.dialin import (
+    CALL_TAG_ATTRIBUTE,
+    CALL_TAG_HEADER,
+    SUPPORT_LINE,
+    TRANSFER_PLAN_ATTRIBUTE,
+    TRANSFER_PLAN_HEADER,
+)
 from warm_transfer.realstack.netns import Network, allocate_network
 from warm_transfer.realstack.phones import CALLER_NUMBER, TRUNK_NUMBER, Phone, open_phones
 from warm_transfer.realstack.servers import (
@@ -61,6 +69,7 @@ class RealLiveKit:
     creds: Credentials = field(init=False)
     services: dict[str, Service] = field(init=False, default_factory=dict)
     phones: dict[str, Phone] = field(init=False, default_factory=dict)
+    inbound_trunk_id: str = field(init=False, default="")
     _lk: api.LiveKitAPI | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -159,6 +168,7 @@ class RealLiveKit:
             raise RuntimeError(f"sipp phones did not start: {dead} (see {self.workdir})")
         for phone in self.phones.values():
             phone.trunk_id = await self.create_trunk(phone.spec.description, phone.address)
+        self.inbound_trunk_id = await self.create_support_line()
         log.info("real LiveKit stack up", livekit=self.url, phones=len(self.phones))
 
     async def create_trunk(self, name: str, address: str) -> str:
@@ -166,6 +176,40 @@ class RealLiveKit:
         trunk = await self.lk.sip.create_outbound_trunk(
             api.CreateSIPOutboundTrunkRequest(
                 trunk=api.SIPOutboundTrunkInfo(name=name, address=address, numbers=[TRUNK_NUMBER])
+            )
+        )
+        return trunk.sip_trunk_id
+
+    async def create_support_line(self) -> str:
+        """The inbound trunk callers dial (`SUPPORT_LINE`) and its dispatch rule: every
+        call in a room of its own (``call_<caller>_<random>``), the voice agent worker
+        dispatched into it, the INVITE's tag and transfer plan as caller attributes."""
+        from warm_transfer.realstack.people import VOICE_AGENT_NAME
+
+        trunk = await self.lk.sip.create_inbound_trunk(
+            api.CreateSIPInboundTrunkRequest(
+                trunk=api.SIPInboundTrunkInfo(
+                    name="support line",
+                    numbers=[SUPPORT_LINE],
+                    headers_to_attributes={
+                        CALL_TAG_HEADER: CALL_TAG_ATTRIBUTE,
+                        TRANSFER_PLAN_HEADER: TRANSFER_PLAN_ATTRIBUTE,
+                    },
+                )
+            )
+        )
+        await self.lk.sip.create_dispatch_rule(
+            api.CreateSIPDispatchRuleRequest(
+                dispatch_rule=api.SIPDispatchRuleInfo(
+                    name="support line: one room per call, the voice agent in it",
+                    trunk_ids=[trunk.sip_trunk_id],
+                    rule=api.SIPDispatchRule(
+                        dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call")
+                    ),
+                    room_config=api.RoomConfiguration(
+                        agents=[api.RoomAgentDispatch(agent_name=VOICE_AGENT_NAME)]
+                    ),
+                )
             )
         )
         return trunk.sip_trunk_id

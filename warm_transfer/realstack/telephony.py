@@ -1,9 +1,11 @@
 """`RealTelephony`: the people around a transfer on the real stack.
 
-- callers are real SIP legs (the caller's sipp phone, dialed into the room) with an AI
-  agent beside them (`warm_transfer.realstack.people`): a bare WebRTC participant, or
-  with ``voice_agent="worker"`` the LiveKit Agents voice agent
-  (``python -m warm_transfer.realstack.voice_agent``) reached by an agent dispatch;
+- callers are real SIP legs with an AI agent beside them: with ``voice_agent="worker"``
+  the caller phones in (`warm_transfer.realstack.inbound`: the support line's inbound
+  trunk and dispatch rule make the room and dispatch the LiveKit Agents voice agent,
+  ``python -m warm_transfer.realstack.voice_agent``); with ``webrtc`` LiveKit dials the
+  caller's phone into a room beside a bare WebRTC participant
+  (`warm_transfer.realstack.people`);
 - the humans are the phone book's sipp phones, each behind its own trunk;
 - the briefing agent is the keypad agent (`python -m warm_transfer.agents.keypad`), a
   real LiveKit Agents worker the engine's dispatches reach through livekit-server;
@@ -30,6 +32,8 @@ from livekit import api
 from temporalio.client import Client
 
 from warm_transfer.models import Destination, Fallback
+from warm_transfer.realstack.dialin import DialInPhone, TransferPlan
+from warm_transfer.realstack.inbound import dial_in
 from warm_transfer.realstack.launcher import OBSERVER_PORT, RealLiveKit
 from warm_transfer.realstack.people import VoiceAgent, VoiceAgentKind, place_real_call
 from warm_transfer.realstack.phones import CALLER_NUMBER
@@ -61,6 +65,7 @@ class RealTelephony(Telephony):
         self.workdir = workdir
         self.voice_agent: VoiceAgentKind = voice_agent
         self.agents: dict[str, VoiceAgent] = {}
+        self.dial_ins: dict[str, DialInPhone] = {}  # room -> the phone that called in
         self.webhooks: list[tuple[float, dict[str, Any]]] = []
         self._processes: list[Service] = []
         self._observer: web.AppRunner | None = None
@@ -79,7 +84,10 @@ class RealTelephony(Telephony):
         return fallback.model_copy(update={"sip_trunk_id": trunk})
 
     async def place_call(self, room_name: str, hang_up_after_s: float | None = None) -> Call:
-        """Dials the caller's phone into ``room_name`` beside the AI agent."""
+        """A caller on the line beside the AI agent, in ``room_name`` (dialed out to) or,
+        with the voice agent worker, in the room the dispatch rule made (phoned in)."""
+        if self.voice_agent == "worker":
+            return await self.dial_in(hang_up_after_s=hang_up_after_s)
         call = await place_real_call(
             self.real.lk,
             room_name=room_name,
@@ -94,6 +102,39 @@ class RealTelephony(Telephony):
         )
         self.agents[room_name] = call.agent
         return Call(call.room_name, call.caller_identity, call.agent_identity)
+
+    async def dial_in(
+        self,
+        plan: TransferPlan | None = None,
+        ask_after_s: float = 7.0,
+        hang_up_after_s: float | None = None,
+    ) -> Call:
+        """The caller phones the support line (the voice agent worker must be running).
+
+        Args:
+            plan: the voice agent's transfer tool dials this when the caller presses 0,
+                ``ask_after_s`` after the answer (None: the caller asks for nothing).
+            hang_up_after_s: the caller hangs up this long after the answer.
+        """
+        call, phone = await dial_in(
+            self.real.lk,
+            self.real.network,
+            self.workdir,
+            number=CALLER_NUMBER,
+            tone_hz=self.real.phones[CALLER_NUMBER].tone_hz,
+            voice_agent_log=self.workdir / "voice-agent.log",
+            plan=plan,
+            ask_after_s=ask_after_s,
+            hang_up_after_s=hang_up_after_s,
+        )
+        self.agents[call.room_name] = call.agent
+        self.dial_ins[call.room_name] = phone
+        return Call(call.room_name, call.caller_identity, call.agent_identity)
+
+    def caller_media_port(self, room_name: str) -> int:
+        """Where the caller of ``room_name`` gets its audio (RTP to this port)."""
+        phone = self.dial_ins.get(room_name)
+        return phone.media_port if phone else self.real.phones[CALLER_NUMBER].media_port
 
     def environment(self, livekit_url: str) -> dict[str, str]:
         """What the briefing agent and the webhook bridge run with."""
@@ -168,6 +209,7 @@ class RealTelephony(Telephony):
             if number != CALLER_NUMBER:
                 state.dials[number] = log.count("INVITE")
             state.unended += [f"{number}:{cid}" for cid in log.unended()]
+        state.unended += [f"dial-in {name}" for name, p in self.dial_ins.items() if not p.ended()]
         state.agent_events = {room: agent.events() for room, agent in self.agents.items()}
         return state
 
@@ -180,6 +222,7 @@ class RealTelephony(Telephony):
         for agent in self.agents.values():
             with contextlib.suppress(Exception):  # a room already gone is left already
                 await agent.leave()
+        await asyncio.gather(*(phone.stop() for phone in self.dial_ins.values()))
         if self._observer is not None:
             await self._observer.cleanup()
 

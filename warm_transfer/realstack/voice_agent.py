@@ -30,12 +30,16 @@ from livekit.agents import (
     AgentSession,
     JobContext,
     JobRequest,
+    StopResponse,
+    ToolError,
 )
 
 from warm_transfer.agents import BackgroundHoldMusic, TransferConfig, WarmTransfer
 from warm_transfer.agents.espeak import EspeakTTS
 from warm_transfer.agents.serving import light_agent_server, serve
 from warm_transfer.config import TemporalSettings
+from warm_transfer.models import Fallback
+from warm_transfer.realstack.dialin import TRANSFER_PLAN_ATTRIBUTE, TransferPlan
 from warm_transfer.realstack.people import VOICE_AGENT_NAME, engine_event
 from warm_transfer.temporal_connect import connect
 
@@ -58,15 +62,16 @@ async def on_request(request: JobRequest) -> None:
 
 
 async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
-    """One call: greet the caller, then follow the engine's messages until ``leave``."""
+    """One call: greet the caller, then follow the engine's messages until ``leave``.
+
+    A caller who brought a transfer plan (`TransferPlan`, the dial-in harness's) asks
+    for a person by pressing 0, and the agent calls its transfer tool, as its LLM
+    would; without one, the transfer is started from outside (the contract's start).
+    """
     client = await connect(settings)
     await ctx.connect()
     room = ctx.room
     session: AgentSession[None] = AgentSession(tts=EspeakTTS())
-    config = TransferConfig(destinations=[], task_queue=settings.task_queue, goodbye=GOODBYE)
-    transfer = WarmTransfer(client, config, room, session, hold_music=BackgroundHoldMusic(room))
-    transfer.attach()
-    ctx.add_shutdown_callback(transfer.events.aclose)
     room.on("data_received", lambda packet: _record(room.name, packet))
     ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
@@ -82,6 +87,24 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
         Agent(instructions="You are the support line's assistant."), room=room, record=False
     )
     caller = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+    plan = _plan(caller)
+    config = TransferConfig(
+        destinations=plan.destinations if plan else [],
+        fallback=plan.fallback if plan else Fallback(),
+        accept_timeout_s=plan.accept_timeout_s if plan else 60.0,
+        bridge=plan.bridge if plan else None,
+        task_queue=settings.task_queue,
+        goodbye=GOODBYE,
+    )
+    hold_music = LoggedHoldMusic(room)
+    transfer = WarmTransfer(
+        client, config, room, session, caller_identity=caller.identity, hold_music=hold_music
+    )
+    transfer.attach()
+    ctx.add_shutdown_callback(transfer.events.aclose)
+    if plan is not None:
+        asking = CallerKeypad(transfer, plan, caller.identity, room.name)
+        room.on("sip_dtmf_received", asking.on_dtmf)
     log.info("voice agent greeting", room=room.name, caller=caller.identity, at=time.time())
     if not transfer.events.on_hold:
         await session.say(GREETING)
@@ -89,6 +112,71 @@ async def serve_call(ctx: JobContext, settings: TemporalSettings) -> None:
     how = await ended
     log.info("voice agent session over", room=room.name, how=how, at=time.time())
     ctx.shutdown("call handed over")
+
+
+class LoggedHoldMusic(BackgroundHoldMusic):
+    """LiveKit's hold music, and when it started and stopped in the log (the tests
+    measure the music from there: the hold line comes first)."""
+
+    def __init__(self, room: rtc.Room) -> None:
+        super().__init__(room)
+        self._room_name = room.name
+
+    async def start(self) -> None:
+        """Starts the music."""
+        await super().start()
+        log.info("voice agent hold music on", room=self._room_name, at=time.time())
+
+    async def stop(self) -> None:
+        """Stops the music."""
+        await super().stop()
+        log.info("voice agent hold music off", room=self._room_name, at=time.time())
+
+
+def _plan(caller: rtc.RemoteParticipant) -> TransferPlan | None:
+    raw = caller.attributes.get(TRANSFER_PLAN_ATTRIBUTE)
+    if not raw:
+        return None
+    try:
+        return TransferPlan.from_header(raw)
+    except ValueError as err:
+        log.error("transfer plan not valid", error=str(err), caller=caller.identity)
+        return None
+
+
+class CallerKeypad:
+    """The caller's 0 key: "a person, please". The agent's transfer tool is called with
+    the plan's summary, as the LLM would call it; a second press changes nothing."""
+
+    def __init__(
+        self, transfer: WarmTransfer, plan: TransferPlan, caller_identity: str, room: str
+    ) -> None:
+        self._room = room
+        self._transfer = transfer
+        self._plan = plan
+        self._caller = caller_identity
+        self._asked: asyncio.Task[None] | None = None
+
+    def on_dtmf(self, dtmf: rtc.SipDTMF) -> None:
+        """``sip_dtmf_received``: 0 from the caller asks for a person."""
+        sender = dtmf.participant
+        if dtmf.digit != "0" or self._asked is not None:
+            return
+        if sender is not None and sender.identity != self._caller:
+            return
+        self._asked = asyncio.create_task(self._ask(), name="transfer_to_human")
+
+    async def _ask(self) -> None:
+        log.info("voice agent transfer asked", room=self._room, at=time.time())
+        try:
+            reply = await self._transfer.tool(
+                summary=self._plan.summary, reason="the caller pressed 0 for a person"
+            )
+        except StopResponse:
+            reply = "the hold line"  # the tool's answer is the hold line it has said
+        except ToolError as err:
+            reply = f"refused: {err}"
+        log.info("voice agent transfer tool returned", room=self._room, reply=str(reply))
 
 
 def _record(room: str, packet: rtc.DataPacket) -> None:
