@@ -170,7 +170,7 @@ async def test_nobody_answers_and_the_hold_music_stops_when_the_caller_is_back(
     capture = Capture(real.network, engine.stack.workdir / "phones-rtp-return.pcap")
     await capture.start()
     call, handle = await engine.phone_in(
-        [RINGS], fallback=Fallback(kind="return_to_agent"), ring_s=6
+        [RINGS], fallback=Fallback(kind="return_to_agent"), ring_s=9
     )
     agent = dispatched(engine, call.room_name)
     outcome = await asyncio.wait_for(handle.outcome(), 90)
