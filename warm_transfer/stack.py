@@ -150,9 +150,10 @@ class Stack:
     async def start_worker(self) -> asyncio.subprocess.Process:
         """Starts one more ``python worker.py`` and waits until it polls its task queue."""
         log = self.workdir / f"worker-{len(self.workers)}.log"
+        offset = log.stat().st_size if log.exists() else 0  # appended to: not a past run's
         proc = await _spawn([sys.executable, "worker.py"], log, self.worker_environment())
         self.workers.append(proc)
-        await _wait_for_line(log, "worker started", proc)
+        await _wait_for_line(log, "worker started", proc, offset)
         return proc
 
     async def kill_worker(self, index: int = -1, sig: int = signal.SIGKILL) -> None:
@@ -206,11 +207,11 @@ async def _stop(proc: asyncio.subprocess.Process, sig: int, timeout: float = 15.
 
 
 async def _wait_for_line(
-    log: Path, text: str, proc: asyncio.subprocess.Process, timeout: float = 60.0
+    log: Path, text: str, proc: asyncio.subprocess.Process, offset: int = 0, timeout: float = 60.0
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while text not in log.read_text(errors="replace"):
+    while text.encode() not in log.read_bytes()[offset:]:
         if proc.returncode is not None:
             raise RuntimeError(f"{log.name}: exited with {proc.returncode}: {log.read_text()}")
         if loop.time() > deadline:
