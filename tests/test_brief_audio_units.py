@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import struct
 from pathlib import Path
 
 import pytest
 
+from tests.rtp_helpers import pcmu_packets
 from warm_transfer.agents.espeak import SAMPLE_RATE, EspeakTTS, espeak_available, wav_pcm
 from warm_transfer.agents.private_voice import only
 from warm_transfer.realstack.audio import frames, heard
-from warm_transfer.realstack.tones import RATE, mulaw
+from warm_transfer.realstack.pcap import write_pcap
 
 needs_espeak = pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
 
@@ -38,27 +38,8 @@ def test_only_the_listener_may_subscribe() -> None:
     assert permission.participant_identity == "human-1" and permission.allow_all
 
 
-def _rtp_pcap(path: Path, port: int, hz: float, packets: int) -> None:
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for seq in range(packets):
-        payload = bytes(
-            mulaw(round(8000 * math.sin(2 * math.pi * hz * (seq * 160 + n) / RATE)))
-            for n in range(160)
-        )
-        rtp = struct.pack(">BBHII", 0x80, 0, seq, seq * 160, 1) + payload
-        udp = struct.pack(">HHHH", 40000, port, 8 + len(rtp), 0) + rtp
-        ip = struct.pack(
-            ">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), bytes(4)
-        )
-        frame = bytes(12) + b"\x08\x00" + ip + udp
-        out.append(struct.pack("<IIII", 1000 + seq // 50, seq % 50 * 20000, len(frame), len(frame)))
-        out.append(frame)
-    path.write_bytes(b"".join(out))
-
-
 def test_goertzel_tells_a_phone_tone_from_another(tmp_path: Path) -> None:
-    pcap = tmp_path / "rtp.pcap"
-    _rtp_pcap(pcap, 16000, 1600, 10)
+    pcap = write_pcap(tmp_path / "rtp.pcap", pcmu_packets(16000, 1000.0, 10, 1600))
     assert heard(pcap, 16001) == []
     got = frames(heard(pcap, 16000))
     assert len(got) == 10 and got[0].at == 1000.0
