@@ -40,7 +40,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="results JSON path (default bench/results*.json)")
     p.add_argument("--workdir", type=Path, help="process logs (default: a temp dir)")
     p.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
-    p.add_argument("--samples", type=int, help="latency samples (engine and direct)")
+    p.add_argument(
+        "--samples", type=int, help="latency samples, engine and direct (real: default 20)"
+    )
     p.add_argument("--concurrency", type=int, help="concurrent callers for throughput")
     p.add_argument("--transfers", type=int, help="transfers counted for throughput")
     p.add_argument("--ringing", type=int, help="phones ringing at once (0: skip)")

@@ -10,6 +10,9 @@ engine:
 * handoff gap: the accept (the workflow's ``human_accepted`` signal event; the direct
   script: the wall clock of its in-process accept) to the first moment the SFU itself
   (``/debug/rooms``) reports the caller subscribed to the human's track;
+* handoff gap on audio (`bench.real_audio`): the accept keypress in the phones' RTP
+  (the direct script: its in-process accept) to the first frame of the other side's
+  tone each phone received, both ways;
 * actions per transfer: the real histories, costed as the stand-in's bench does
   (`bench.cost.history_actions`).
 
@@ -31,11 +34,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.cost import history_actions
+from bench.real_audio import audio_gap, recording, stop_recording
 from bench.real_direct import direct_transfer
 from bench.stats import percentile
 from warm_transfer.client import TransferHandle, start_transfer
 from warm_transfer.config import TemporalSettings
 from warm_transfer.models import TransferRequest
+from warm_transfer.realstack.audio import Capture
+from warm_transfer.realstack.phones import CALLER_NUMBER
 from warm_transfer.realstack.sfu import subscribers
 from warm_transfer.realstack.telephony import RealTelephony
 from warm_transfer.stack import Stack
@@ -57,7 +63,30 @@ class Samples:
     # Seconds the SFU had the caller subscribed to the human before the accept (the
     # auto-subscription to a ringing leg's track, before the isolation lands).
     exposed_s: list[float] = field(default_factory=list)
+    # The handoff gap on audio, each way, and (engine) the keypress to the signal.
+    human_hears_caller_s: list[float] = field(default_factory=list)
+    caller_hears_human_s: list[float] = field(default_factory=list)
+    press_to_signal_s: list[float] = field(default_factory=list)
     not_connected: int = 0
+    # Connected transfers recorded without both gaps on it (none recorded: no tcpdump).
+    audio_missing: int = 0
+
+    def add_audio(
+        self, telephony: RealTelephony, capture: Capture | None, accept: float, by_key: bool
+    ) -> None:
+        """Measures the recorded transfer; drops a recording that served."""
+        if capture is None:
+            return
+        phones = telephony.real.phones
+        gap = audio_gap(capture.path, phones[CALLER_NUMBER], phones[HUMAN], accept, by_key)
+        if gap is None:
+            self.audio_missing += 1  # the recording stays in the workdir, to look at
+            return
+        self.human_hears_caller_s.append(gap.human_hears_caller_s)
+        self.caller_hears_human_s.append(gap.caller_hears_human_s)
+        if gap.press_to_signal_s is not None:
+            self.press_to_signal_s.append(gap.press_to_signal_s)
+        capture.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -129,9 +158,14 @@ def _utc_offset() -> float:
 
 
 async def engine_transfer(
-    client: Client, telephony: RealTelephony, call: Call, samples: Samples
+    client: Client,
+    telephony: RealTelephony,
+    call: Call,
+    samples: Samples,
+    capture: Capture | None = None,
 ) -> None:
-    """One warm transfer through the engine, timed at the phone and at the SFU."""
+    """One warm transfer through the engine, timed at the phone, the SFU and on
+    ``capture`` (the phones' RTP, being recorded)."""
     request = TransferRequest(
         room_name=call.room_name,
         caller_identity=call.caller_identity,
@@ -153,6 +187,8 @@ async def engine_transfer(
         done.set_result(None)
         await watcher
     invite, accept = invite_after(telephony, HUMAN, started), await accepted_at(client, handle)
+    if capture is not None:
+        await stop_recording(capture, accept)
     bridged = None if accept is None else watch.first_after(accept)
     if outcome.outcome != "connected" or invite is None or accept is None or bridged is None:
         samples.not_connected += 1
@@ -160,11 +196,14 @@ async def engine_transfer(
     samples.time_to_dial_s.append(invite - started)
     samples.handoff_gap_s.append(bridged - accept)
     samples.exposed_s.append(watch.exposed_before(accept))
+    samples.add_audio(telephony, capture, accept, by_key=True)
     history = await client.get_workflow_handle(handle.workflow_id).fetch_history()
     samples.actions.append(sum(history_actions(history).values()))
 
 
-async def direct_run(telephony: RealTelephony, call: Call, samples: Samples) -> None:
+async def direct_run(
+    telephony: RealTelephony, call: Call, samples: Samples, capture: Capture | None = None
+) -> None:
     """One transfer by the direct script on the same stack, timed the same way."""
     leg = f"{call.room_name}-human-1"
     started = time.time()
@@ -178,6 +217,8 @@ async def direct_run(telephony: RealTelephony, call: Call, samples: Samples) -> 
     finally:
         done.set_result(None)
         await watcher
+    if capture is not None:
+        await stop_recording(capture, accept)
     invite, bridged = invite_after(telephony, HUMAN, started), watch.first_after(accept)
     if invite is None or bridged is None:
         samples.not_connected += 1
@@ -185,15 +226,24 @@ async def direct_run(telephony: RealTelephony, call: Call, samples: Samples) -> 
     samples.time_to_dial_s.append(invite - started)
     samples.handoff_gap_s.append(bridged - accept)
     samples.exposed_s.append(watch.exposed_before(accept))
+    samples.add_audio(telephony, capture, accept, by_key=False)
 
 
 def _figures(prefix: str, s: Samples) -> dict[str, Any]:
-    out: dict[str, Any] = {f"{prefix}not_connected": s.not_connected}
-    for name, values in (
+    out: dict[str, Any] = {
+        f"{prefix}not_connected": s.not_connected,
+        f"{prefix}audio_missing": s.audio_missing,
+    }
+    series = [
         ("time_to_dial", s.time_to_dial_s),
         ("handoff_gap", s.handoff_gap_s),
         ("exposed_before_accept", s.exposed_s),
-    ):
+        ("audio_human_hears_caller", s.human_hears_caller_s),
+        ("audio_caller_hears_human", s.caller_hears_human_s),
+    ]
+    if not prefix:  # the direct script listens to no key
+        series.append(("keypress_to_accept_signal", s.press_to_signal_s))
+    for name, values in series:
         ms = [v * 1000 for v in values]
         out[f"{prefix}{name}_ms_p50"] = round(percentile(ms, 50), 1) if ms else None
         out[f"{prefix}{name}_ms_p99"] = round(percentile(ms, 99), 1) if ms else None
@@ -214,10 +264,11 @@ async def run_real(workdir: Path, samples: int) -> dict[str, Any]:
                     call = await telephony.place_call(
                         f"bench-real-{kind}-{i}-{uuid.uuid4().hex[:4]}"
                     )
-                    if kind == "engine":
-                        await engine_transfer(client, telephony, call, run)
-                    else:
-                        await direct_run(telephony, call, run)
+                    async with recording(telephony, call.room_name) as capture:
+                        if kind == "engine":
+                            await engine_transfer(client, telephony, call, run, capture)
+                        else:
+                            await direct_run(telephony, call, run, capture)
                     # The caller's phone hangs up with its room: the next call is new.
                     await telephony.real.lk.room.delete_room(
                         api.DeleteRoomRequest(room=call.room_name)
@@ -226,7 +277,13 @@ async def run_real(workdir: Path, samples: int) -> dict[str, Any]:
             await telephony.aclose()
     out: dict[str, Any] = {"livekit": "real", "samples": samples}
     out |= _figures("", engine) | _figures("direct_", direct)
-    for name in ("time_to_dial", "handoff_gap"):
+    out["audio_recorded"] = Capture.available()
+    for name in (
+        "time_to_dial",
+        "handoff_gap",
+        "audio_human_hears_caller",
+        "audio_caller_hears_human",
+    ):
         ours, theirs = out[f"{name}_ms_p50"], out[f"direct_{name}_ms_p50"]
         out[f"{name}_ratio_p50"] = round(ours / theirs, 2) if ours and theirs else None
     out["actions_per_success"] = (

@@ -43,22 +43,43 @@ ROWS: list[tuple[str, str, str]] = [
     ("history_events_per_group_of_three", "   history events, ring group of 3", ""),
 ]
 
+
+def _audio_rows(prefix: str, since: str) -> list[tuple[str, str, str]]:
+    """The handoff gap on audio, both ways (`bench.real_audio`)."""
+    return [
+        (f"{prefix}audio_{key}_ms_p{p}", f"   {since} -> {who} p{p}", "ms")
+        for key, who in (
+            ("caller_hears_human", "caller hears"),
+            ("human_hears_caller", "human hears"),
+        )
+        for p in (50, 99)
+    ]
+
+
 # The real stack's figures (`bench.real`): each end read where it happens.
 REAL_ROWS: list[tuple[str, str, str]] = [
     ("handoff_gap_ms_p50", "1. handoff gap p50 (accept -> SFU forwards human to caller)", "ms"),
     ("handoff_gap_ms_p99", "   handoff gap p99", "ms"),
+    *_audio_rows("", "on audio: keypress 1"),
+    ("keypress_to_accept_signal_ms_p50", "   of which keypress 1 -> human_accepted p50", "ms"),
+    ("keypress_to_accept_signal_ms_p99", "   of which keypress 1 -> human_accepted p99", "ms"),
     ("time_to_dial_ms_p50", "2. time to dial p50 (start -> INVITE at the phone)", "ms"),
     ("time_to_dial_ms_p99", "   time to dial p99", "ms"),
     ("direct_handoff_gap_ms_p50", "3. direct script: handoff gap p50", "ms"),
     ("direct_handoff_gap_ms_p99", "   direct script: handoff gap p99", "ms"),
+    *_audio_rows("direct_", "direct, audio: accept"),
     ("direct_time_to_dial_ms_p50", "   direct script: time to dial p50", "ms"),
     ("direct_time_to_dial_ms_p99", "   direct script: time to dial p99", "ms"),
     ("handoff_gap_ratio_p50", "   engine/direct handoff gap (p50)", "x"),
+    ("audio_caller_hears_human_ratio_p50", "   engine/direct caller hears human, audio (p50)", "x"),
+    ("audio_human_hears_caller_ratio_p50", "   engine/direct human hears caller, audio (p50)", "x"),
     ("time_to_dial_ratio_p50", "   engine/direct time to dial (p50)", "x"),
     ("exposed_before_accept_ms_p99", "   caller subscribed to ringing human, p99", "ms"),
     ("direct_exposed_before_accept_ms_p99", "   the same, direct script, p99", "ms"),
     ("not_connected", "   engine transfers not connected", ""),
     ("direct_not_connected", "   direct transfers not connected", ""),
+    ("audio_missing", "   engine transfers without both gaps on audio", ""),
+    ("direct_audio_missing", "   direct transfers without both gaps on audio", ""),
     ("actions_per_success", "6. billable actions per connected transfer", ""),
 ]
 

@@ -1,4 +1,4 @@
-"""Synthetic captures of the phones' link: PCMU RTP packets in a pcap file."""
+"""Synthetic captures of the phones' link: PCMU RTP packets as tcpdump would record them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from warm_transfer.realstack import pcap
 from warm_transfer.realstack.tones import RATE, mulaw
+
+PACKET_S = 0.02  # 160 samples of PCMU
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,14 @@ class Sent:
     ssrc: int = 1
     seq: int = 0
     payload_type: int = 0
+    src_port: int = 40000
+
+    def record(self) -> tuple[float, bytes]:
+        """As a pcap record: ``(wall clock, Ethernet frame)``."""
+        rtp = struct.pack(
+            ">BBHII", 0x80, self.payload_type, self.seq & 0xFFFF, self.timestamp, self.ssrc
+        )
+        return self.at, pcap.udp_frame(rtp + self.payload, self.src_port, self.port)
 
 
 def tone(hz: float, first_sample: int, count: int = 160, level: float = 8000.0) -> bytes:
@@ -34,20 +45,7 @@ def tone(hz: float, first_sample: int, count: int = 160, level: float = 8000.0) 
 
 def write_pcap(path: Path, packets: Sequence[Sent]) -> Path:
     """Writes ``packets`` as an Ethernet/IPv4/UDP capture (microsecond pcap)."""
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for p in packets:
-        rtp = struct.pack(">BBHII", 0x80, p.payload_type, p.seq & 0xFFFF, p.timestamp, p.ssrc)
-        udp = struct.pack(">HHHH", 40000, p.port, 8 + len(rtp) + len(p.payload), 0)
-        udp += rtp + p.payload
-        ip = struct.pack(
-            ">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), bytes(4)
-        )
-        frame = bytes(12) + b"\x08\x00" + ip + udp
-        sec = math.floor(p.at)
-        usec = round((p.at - sec) * 1e6)
-        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
-    path.write_bytes(b"".join(out))
-    return path
+    return pcap.write_pcap(path, (p.record() for p in packets))
 
 
 def stream(
@@ -64,7 +62,7 @@ def stream(
     ts = first_sample if timestamp is None else timestamp
     return [
         Sent(
-            at + i * 0.02,
+            at + i * PACKET_S,
             port,
             tone(hz, first_sample + 160 * i),
             timestamp=(ts + 160 * i) % (1 << 32),
@@ -72,4 +70,28 @@ def stream(
             seq=i,
         )
         for i in range(round(seconds * 50))
+    ]
+
+
+def pcmu_packets(
+    dst_port: int,
+    start: float,
+    count: int,
+    hz: float | None,
+    level: int = 8000,
+    src_port: int = 40000,
+) -> list[tuple[float, bytes]]:
+    """``count`` 20 ms PCMU packets to ``dst_port`` from ``start`` on: a sine at ``hz``,
+    or near silence (``hz`` None), as ``(wall clock, Ethernet frame)`` pcap records."""
+    quiet = bytes(mulaw(3 if n % 2 else -3) for n in range(160))
+    return [
+        Sent(
+            start + seq * PACKET_S,
+            dst_port,
+            tone(hz, seq * 160, level=level) if hz is not None else quiet,
+            timestamp=seq * 160,
+            seq=seq,
+            src_port=src_port,
+        ).record()
+        for seq in range(count)
     ]

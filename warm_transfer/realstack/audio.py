@@ -5,7 +5,8 @@ link, so every RTP packet livekit-sip sends to a phone is on record with the wal
 clock it arrived at. `heard` decodes the G.711 mu-law (payload type 0) sent to one
 phone's media port, and `frames` measures it per 20 ms frame: its level, and how much
 of its energy is at a frequency (Goertzel), so a phone's own tone (`Phone.tone_hz`) is
-told apart from speech and from silence.
+told apart from speech and from silence; `first_tone` finds when a phone first heard
+another's tone (the handoff gap on audio, `bench.real_audio`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from warm_transfer.realstack.netns import Network
+from warm_transfer.realstack.pcap import udp_packets
 from warm_transfer.realstack.servers import die_with_parent
 from warm_transfer.realstack.tones import RATE
 
 FRAME: Final = RATE // 50  # 20 ms
-_ETHERNET: Final = 1
 
 
 def _mulaw_table() -> npt.NDArray[np.int16]:
@@ -91,37 +92,16 @@ def heard(pcap: Path, dst_port: int) -> list[tuple[float, bytes]]:
 
 def rtp_packets(pcap: Path, dst_port: int) -> list[Packet]:
     """Each PCMU RTP packet sent to ``dst_port``, in the order it arrived."""
-    data = pcap.read_bytes() if pcap.exists() else b""
-    if len(data) < 24:
-        return []
-    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    if struct.unpack(endian + "I", data[20:24])[0] != _ETHERNET:
-        raise ValueError("expected an Ethernet capture")
     out: list[Packet] = []
-    offset = 24
-    while offset + 16 <= len(data):
-        sec, frac, length, _ = struct.unpack(endian + "IIII", data[offset : offset + 16])
-        packet = data[offset + 16 : offset + 16 + length]
-        offset += 16 + length
-        at = sec + frac / (1e9 if nano else 1e6)
-        rtp = _rtp(packet, dst_port)
-        if rtp is not None:
-            out.append(Packet(at, *rtp))
+    for packet in udp_packets(pcap):
+        if packet.dst_port == dst_port and (rtp := _pcmu(packet.payload)) is not None:
+            out.append(Packet(packet.at, *rtp))
     return out
 
 
-def _rtp(packet: bytes, dst_port: int) -> tuple[int, int, bytes] | None:
-    if len(packet) < 14 + 20 + 8 + 12 or packet[12:14] != b"\x08\x00":
-        return None
-    ip = packet[14:]
-    if ip[9] != 17:  # UDP
-        return None
-    udp = ip[(ip[0] & 0x0F) * 4 :]
-    if struct.unpack(">H", udp[2:4])[0] != dst_port:
-        return None
-    rtp = udp[8:]
-    if rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:  # RTP v2, PCMU only (not DTMF events)
+def _pcmu(rtp: bytes) -> tuple[int, int, bytes] | None:
+    """``(ssrc, timestamp, payload)`` of a PCMU RTP packet (not DTMF events)."""
+    if len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != 0:  # RTP v2, PCMU only
         return None
     timestamp, ssrc = struct.unpack(">II", rtp[4:12])
     start = 12 + 4 * (rtp[0] & 0x0F)
@@ -149,6 +129,20 @@ def frames(packets: list[tuple[float, bytes]]) -> list[Frame]:
 def between(heard_frames: list[Frame], start: float, end: float) -> list[Frame]:
     """The frames that arrived in ``[start, end)``."""
     return [f for f in heard_frames if start <= f.at < end]
+
+
+def first_tone(
+    heard_frames: list[Frame], hz: float, after: float, level: float, run: int = 1
+) -> Frame | None:
+    """The first frame from ``after`` on that a phone's tone dominates, ``run`` in a row.
+
+    A frame is the tone when it is above ``level`` (rms) and most of its energy is at
+    ``hz``; ``run`` consecutive such frames keep a vowel of speech that happens to sit
+    at ``hz`` for 20 ms from counting.
+    """
+    later = [f for f in heard_frames if f.at >= after]
+    hits = [f.rms > level and f.tone_share(hz) > 0.5 for f in later]
+    return next((later[i] for i in range(len(later) - run + 1) if all(hits[i : i + run])), None)
 
 
 class Capture:

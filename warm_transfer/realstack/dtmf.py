@@ -5,28 +5,28 @@ numbers and event timestamp: livekit-sip takes a second play of it for a repeat 
 the first event and drops it. This writes all of a phone's presses into one capture,
 one event each with its own timestamp and continuing sequence numbers, spaced as the
 presses are; sipp replays it with that timing from the first press on.
+
+`key_presses` reads them back out of what tcpdump captured on the phones' link: when
+each event's first packet left a phone's media port, so a key press can be timed
+where it happens.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from warm_transfer.realstack.pcap import udp_frame, udp_packets, write_pcap
+
 PAYLOAD_TYPE: Final = 101  # telephone-event, as LiveKit offers it
 _KEYS: Final = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+_EVENT_KEYS: Final = {code: key for key, code in _KEYS.items()}
 _PACKET_MS: Final = 20
 _EVENT_PACKETS: Final = 8  # 160 ms of key
 _SSRC: Final = 0x5EED2833
-
-
-def _udp_frame(payload: bytes) -> bytes:
-    # sipp replays the UDP payload to the call's media address: the headers only have
-    # to parse (Ethernet, IPv4, UDP); addresses and checksums are not used.
-    udp = struct.pack("!HHHH", 6000, 6000, 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), bytes(4))
-    return bytes(6) + bytes(6) + b"\x08\x00" + ip + udp
 
 
 def write_dtmf_pcap(path: Path, presses: Sequence[tuple[int, str]]) -> Path:
@@ -43,11 +43,49 @@ def write_dtmf_pcap(path: Path, presses: Sequence[tuple[int, str]]) -> Path:
             marker = 0x80 if i == 0 else 0
             header = struct.pack("!BBHII", 0x80, marker | PAYLOAD_TYPE, seq + i, timestamp, _SSRC)
             body = struct.pack("!BBH", event, (0x80 if end else 0) | 10, 160 * (i + 1))
-            records.append((at_ms - start + _PACKET_MS * i, _udp_frame(header + body)))
+            sent_ms = at_ms - start + _PACKET_MS * i
+            records.append((sent_ms / 1000, udp_frame(header + body)))
         seq += _EVENT_PACKETS
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for sent_ms, frame in records:
-        sec, ms = divmod(sent_ms, 1000)
-        out.append(struct.pack("<IIII", sec, ms * 1000, len(frame), len(frame)) + frame)
-    path.write_bytes(b"".join(out))
-    return path
+    return write_pcap(path, records)
+
+
+@dataclass(frozen=True)
+class KeyPress:
+    """One telephone event a phone sent.
+
+    Attributes:
+        at: wall clock (epoch s) its first packet was captured at.
+        key: the key (``0``-``9``, ``*``, ``#``; ``A``-``D`` for events 12-15).
+    """
+
+    at: float
+    key: str
+
+
+def key_presses(pcap: Path, src_port: int) -> list[KeyPress]:
+    """The telephone events sent from ``src_port`` (a phone's media port), in order.
+
+    An event is its RTP timestamp (RFC 4733: every packet of one event, its repeated
+    end packets included, carries the event's start timestamp), per SSRC.
+    """
+    first: dict[tuple[int, int], KeyPress] = {}
+    for packet in udp_packets(pcap):
+        rtp = packet.payload
+        if packet.src_port != src_port or len(rtp) < 16:
+            continue
+        if rtp[0] >> 6 != 2 or rtp[1] & 0x7F != PAYLOAD_TYPE:
+            continue
+        timestamp, ssrc = struct.unpack(">II", rtp[4:12])
+        start = 12 + 4 * (rtp[0] & 0x0F)
+        if len(rtp) < start + 4:
+            continue
+        code = rtp[start]
+        key = _EVENT_KEYS.get(code, "ABCD"[code - 12] if 12 <= code <= 15 else "?")
+        first.setdefault((ssrc, timestamp), KeyPress(packet.at, key))
+    return sorted(first.values(), key=lambda press: press.at)
+
+
+def press_before(presses: Sequence[KeyPress], key: str, before: float) -> KeyPress | None:
+    """The last press of ``key`` whose first packet went before ``before``: the press a
+    decision taken at ``before`` was the answer to."""
+    return next((p for p in reversed(presses) if p.key == key and p.at < before), None)
