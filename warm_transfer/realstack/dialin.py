@@ -19,7 +19,6 @@ import asyncio
 import base64
 import itertools
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,7 +29,8 @@ from warm_transfer.models import BridgeStrategy, Destination, Fallback
 from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader
-from warm_transfer.realstack.servers import SIP_PORT, die_with_parent
+from warm_transfer.realstack.servers import SIP_PORT
+from warm_transfer.realstack.sipp import SDP, start_sipp, stop_sipp
 from warm_transfer.realstack.tones import write_tone_wav
 
 SUPPORT_LINE: Final = "+15105550001"  # the number callers dial: the inbound trunk's
@@ -41,17 +41,7 @@ TRANSFER_PLAN_ATTRIBUTE: Final = "warm_transfer.plan"
 _T1_MS: Final = 500  # RFC 3261 T1: the INVITE and the BYE are sent again until answered
 _SLOTS = itertools.count()  # a port pair per dial-in call of this process
 
-_SDP: Final = """v=0
-o=caller 1 1 IN IP[local_ip_type] [local_ip]
-s=caller
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=ptime:20
-a=sendrecv"""
+_SDP: Final = SDP.replace("o=phone", "o=caller").replace("s=phone", "s=caller")
 
 _DIALOG: Final = """From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]DialIn[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
@@ -217,19 +207,12 @@ class DialInPhone:
             pcap = write_dtmf_pcap(self.scenario.with_suffix(".pcap"), self.call.presses)
         self.scenario.write_text(render_dial_in_scenario(self.call, wav, pcap))
         ip = self.net.phones_ip
-        cmd = ["sipp", f"{self.net.sip_ip}:{SIP_PORT}", "-sf", str(self.scenario), "-m", "1"]
+        cmd = [f"{self.net.sip_ip}:{SIP_PORT}", "-sf", str(self.scenario), "-m", "1"]
         cmd += ["-s", SUPPORT_LINE, "-key", "caller", self.call.number]
         cmd += ["-i", ip, "-p", str(self.port), "-mi", ip, "-mp", str(self.media_port)]
         cmd += ["-trace_msg", "-message_file", str(self.log_path)]
         cmd += ["-trace_err", "-error_file", str(self.log_path.with_suffix(".err")), "-nostdin"]
-        with open(self.log_path.with_suffix(".out"), "ab") as out:
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.net.in_ns(self.net.phones_ns, cmd),
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+        self._proc = await start_sipp(self.net, cmd, self.log_path.with_suffix(".out"))
 
     @property
     def running(self) -> bool:
@@ -259,14 +242,4 @@ class DialInPhone:
 
     async def stop(self) -> None:
         """Ends the sipp process (the call with it, if LiveKit has not)."""
-        if self._proc is None or self._proc.returncode is not None:
-            return
-        try:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            await asyncio.wait_for(self._proc.wait(), 5)
-        except TimeoutError:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
+        await stop_sipp(self._proc)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
-from warm_transfer.realstack.servers import die_with_parent
-from warm_transfer.realstack.sipp import PhoneBehaviour, PhoneLog, PhoneLogReader, render_scenario
+from warm_transfer.realstack.sipp import (
+    PhoneBehaviour,
+    PhoneLog,
+    PhoneLogReader,
+    render_scenario,
+    start_sipp,
+    stop_sipp,
+)
 from warm_transfer.realstack.tones import write_tone_wav
 
 # When a human presses a key, in ms after answering: from 3 s on (the briefing agent is
@@ -125,18 +129,11 @@ class Phone:
         behaviour = dataclasses.replace(self.spec.behaviour, audio_wav=wav, presses_pcap=pcap)
         self.scenario.write_text(render_scenario(behaviour))
         ip = self.net.phones_ip
-        cmd = ["sipp", "-sf", str(self.scenario), "-i", ip, "-p", str(self.port), "-mi", ip]
+        cmd = ["-sf", str(self.scenario), "-i", ip, "-p", str(self.port), "-mi", ip]
         cmd += ["-mp", str(self.media_port), "-trace_msg", "-message_file", str(self.log_path)]
         cmd += ["-trace_err", "-error_file", str(self.log_path.with_suffix(".err"))]
         cmd += ["-nostdin"]
-        with open(self.log_path.with_suffix(".out"), "ab") as out:
-            self._proc = await asyncio.create_subprocess_exec(
-                *self.net.in_ns(self.net.phones_ns, cmd),
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+        self._proc = await start_sipp(self.net, cmd, self.log_path.with_suffix(".out"))
 
     @property
     def running(self) -> bool:
@@ -149,17 +146,7 @@ class Phone:
 
     async def stop(self) -> None:
         """Stops sipp."""
-        if self._proc is None or self._proc.returncode is not None:
-            return
-        try:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            await asyncio.wait_for(self._proc.wait(), 5)
-        except TimeoutError:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
+        await stop_sipp(self._proc)
 
 
 def open_phones(net: Network, workdir: Path) -> dict[str, Phone]:

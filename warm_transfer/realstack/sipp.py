@@ -10,19 +10,27 @@ evidence the tests assert on: one INVITE per dial, a CANCEL or BYE for every leg
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader, read_phone_log
+from warm_transfer.realstack.servers import die_with_parent
 
 __all__ = [
     "HANGUP_HEADER",
+    "SDP",
     "PhoneBehaviour",
     "PhoneLog",
     "PhoneLogReader",
     "read_phone_log",
     "render_scenario",
+    "start_sipp",
+    "stop_sipp",
 ]
 
 # The caller phone hangs up this long after answering when the INVITE carries it.
@@ -72,7 +80,7 @@ _UAS_HEADERS: Final = """[last_Via:]
 [last_CSeq:]
 Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
 
-_SDP: Final = """v=0
+SDP: Final = """v=0
 o=phone 1 1 IN IP[local_ip_type] [local_ip]
 s=phone
 c=IN IP[media_ip_type] [media_ip]
@@ -163,7 +171,7 @@ def render_scenario(b: PhoneBehaviour) -> str:
 
 
 def _answered(b: PhoneBehaviour) -> list[str]:
-    out = [_reply(200, "OK", _SDP, retrans=True)]
+    out = [_reply(200, "OK", SDP, retrans=True)]
     # Our dialog identity, for requests the phone sends: From is the ACK's To.
     out.append(
         '  <recv request="ACK"><action>\n'
@@ -236,3 +244,31 @@ def _cancelled() -> str:
         retrans=True,
     )
     return f'  <label id="cancelled"/>\n{ok}{terminated}  <recv request="ACK" next="end"/>\n'
+
+
+async def start_sipp(net: Network, args: list[str], output: Path) -> asyncio.subprocess.Process:
+    """Starts ``sipp args`` in the phones' namespace, its output appended to ``output``;
+    it dies with this process."""
+    with open(output, "ab") as out:
+        return await asyncio.create_subprocess_exec(
+            *net.in_ns(net.phones_ns, ["sipp", *args]),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+
+
+async def stop_sipp(proc: asyncio.subprocess.Process | None) -> None:
+    """Stops a sipp (SIGTERM, then SIGKILL after 5 s); nothing if it has ended."""
+    if proc is None or proc.returncode is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        await asyncio.wait_for(proc.wait(), 5)
+    except TimeoutError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
