@@ -42,7 +42,7 @@ from warm_transfer.agents import (  # noqa: E402
 )
 from warm_transfer.client import get_transfer, transfer_workflow_id  # noqa: E402
 from warm_transfer.models import Destination  # noqa: E402
-from warm_transfer.wire import CALL_STATUS  # noqa: E402
+from warm_transfer.wire import ATTR_STATE, BRIDGED, CALL_STATUS  # noqa: E402
 
 CALLER = "sip_+15105550123"
 
@@ -231,6 +231,23 @@ async def test_briefing_reports_the_answer_and_the_keypad_accept(
         outcome = await handle.outcome()
     assert briefing.decision == "accepted"
     assert outcome.outcome == "connected" and outcome.participant_identity == leg
+
+
+async def test_briefing_is_over_once_the_engine_bridged_the_human(
+    client: Client, task_queue: str
+) -> None:
+    fake = FakeLiveKit(scripts={HUMAN_A: "ring_forever"})
+    async with fake_worker(client, task_queue, fake):
+        briefing, consult, leg = await briefing_on_a_ringing_leg(client, task_queue, fake)
+        human = consult.remote_participants[leg]
+        consult.emit("participant_attributes_changed", {"other": "x"}, human)
+        assert not briefing.decided.is_set()
+        # An operator accepted for the human: the same_room bridge marks them bridged.
+        human.attributes[ATTR_STATE] = BRIDGED
+        consult.emit("participant_attributes_changed", {ATTR_STATE: BRIDGED}, human)
+        await briefing.idle()
+        await get_transfer(client, briefing.meta.workflow_id).handle.terminate("test over")
+    assert briefing.decided.is_set() and briefing.decision is None
 
 
 async def test_briefing_agent_decline_tool_moves_on(client: Client, task_queue: str) -> None:

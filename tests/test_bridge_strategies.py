@@ -10,6 +10,7 @@ from tests.e2e_helpers import Engine, engine, rooms_of
 from tests.workflow_helpers import start, wait_for_stage
 from warm_transfer.livekit_sim import Scenario, SimConfig, SimEvent
 from warm_transfer.models import BridgeStrategy, Destination, Fallback, TransferRequest
+from warm_transfer.sim_agents import briefer_identity
 
 QUIET_HUMAN = "+15105550170"  # answers, then waits for the test to decide for them
 BUSY = "+15105550101"
@@ -67,18 +68,23 @@ async def test_nobody_hears_the_human_before_acceptance(
         assert await hears(eng, human_room, leg) <= set()
         status = await wait_for_stage(handle, "briefing")
         assert status.bridge == used
-        await eng.lk.control.wait_for_event(lambda e: e["type"] == "dispatch_created")
-        # During the brief: the caller still hears only the AI agent's hold audio.
-        assert await hears(eng, call.room_name, call.caller_identity) == {call.agent_identity}
-        assert {call.caller_identity, call.agent_identity}.isdisjoint(
-            await hears(eng, human_room, leg)
+        briefer = briefer_identity(leg)
+        await eng.lk.control.wait_for_event(
+            lambda e: e["type"] == "participant_joined" and e.get("participant_identity") == briefer
         )
+        # During the brief: the caller still hears only the AI agent's hold audio, not
+        # the briefing agent (whose voice is the human's alone), and the human hears
+        # the briefing agent only.
+        assert await hears(eng, call.room_name, call.caller_identity) == {call.agent_identity}
+        assert await hears(eng, human_room, leg) == {briefer}
+        assert briefer not in await hears(eng, call.room_name, call.agent_identity)
         assert leg not in await hears(eng, call.room_name, call.agent_identity)
         await handle.accepted(leg)
         outcome = await handle.outcome()
         audible = await eng.lk.control.audibility(call.room_name)
         state = await eng.lk.control.state()
     assert outcome.outcome == "connected"
+    # Accepted for the human (not by their keypad): the briefing agent left all the same.
     assert audible == {call.caller_identity: [leg], leg: [call.caller_identity]}
     assert rooms_of(state) == {call.room_name: {call.caller_identity, leg}}
     people = state["rooms"][call.room_name]["participants"].values()

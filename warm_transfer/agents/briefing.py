@@ -32,7 +32,7 @@ from temporalio.service import RPCError
 from warm_transfer.agents.ports import ParticipantLike, RoomLike, SignalsLike
 from warm_transfer.agents.private_voice import only
 from warm_transfer.client import get_transfer, is_closed_error
-from warm_transfer.wire import CALL_STATUS
+from warm_transfer.wire import ATTR_STATE, BRIDGED, CALL_STATUS
 
 Decision = Literal["accepted", "declined"]
 
@@ -76,7 +76,8 @@ class Briefing:
         self.meta = meta
         self._signals = signals
         self.decision: Decision | None = None
-        # Set once the decision has been sent: the briefing agent's work is done.
+        # Set once the decision has been sent, or the engine has bridged the human (an
+        # operator accepted for them): the briefing agent's work is done.
         self.decided = asyncio.Event()
         self._answered = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,15 +128,21 @@ class Briefing:
             self._spawn(self.decline("pressed 2"))
 
     def on_attributes_changed(self, _: dict[str, str], participant: ParticipantLike) -> None:
-        """``participant_attributes_changed``: the human's leg becoming active."""
+        """``participant_attributes_changed``: the human's leg becoming active, or the
+        human bridged to the caller."""
         self.on_participant(participant)
 
     def on_participant(self, participant: ParticipantLike) -> None:
-        """A participant seen (connected, or already there): is it the human, answered?"""
+        """A participant seen (connected, or already there): is it the human, answered,
+        bridged?"""
         if participant.identity != self.meta.human_identity:
             return
         if participant.attributes.get(CALL_STATUS) == "active":
             self._spawn(self.answered())
+        # The same_room bridge marks the human: accepted by someone else (an operator,
+        # the engine's API), and the caller is about to hear the room. Time to go.
+        if participant.attributes.get(ATTR_STATE) == BRIDGED:
+            self.decided.set()
 
     async def idle(self) -> None:
         """Waits for signals in flight."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, cast
 from urllib.parse import quote
@@ -117,8 +117,14 @@ class SimControl:
         *,
         name: str = "",
         metadata: str = "",
+        track_subscribers: Sequence[str] | None = None,
     ) -> ParticipantState:
-        """A participant joins via "RTC" (room auto-created), ACTIVE with audio at once."""
+        """A participant joins via "RTC" (room auto-created), ACTIVE with audio at once.
+
+        Args:
+            track_subscribers: who alone may subscribe to its track, as the participant
+                sets with ``set_track_subscription_permissions`` (None: everyone).
+        """
         body = {
             "room": room,
             "identity": identity,
@@ -126,6 +132,7 @@ class SimControl:
             "attributes": dict(attributes or {}),
             "name": name,
             "metadata": metadata,
+            "track_subscribers": None if track_subscribers is None else list(track_subscribers),
         }
         return cast(ParticipantState, await self._call("POST", "/sim/participants", body=body))
 

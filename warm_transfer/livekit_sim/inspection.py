@@ -33,6 +33,9 @@ class JoinRequest(BaseModel):
     name: str = ""
     metadata: str = ""
     attributes: dict[str, str] = Field(default_factory=dict)
+    # Who alone may subscribe to its track (set_track_subscription_permissions); None:
+    # everyone.
+    track_subscribers: list[str] | None = None
 
 
 class AnswerRequest(BaseModel):
@@ -107,6 +110,7 @@ def add_routes(app: web.Application, sim: LiveKitSim) -> None:
             name=body.name,
             metadata=body.metadata,
             attributes=body.attributes,
+            track_subscribers=body.track_subscribers,
         )
         return web.json_response(participant_snapshot(p))
 

@@ -81,6 +81,10 @@ class Participant:
     track_muted: bool = False
     # Track sids this participant has unsubscribed from (UpdateSubscriptions).
     unsubscribed: set[str] = field(default_factory=set)
+    # Who may subscribe to its track: set by the participant itself (the rtc SDK's
+    # set_track_subscription_permissions, as a briefing agent restricts its voice to the
+    # human); None lets everyone.
+    track_subscribers: frozenset[str] | None = None
     version: int = 0
     disconnect_reason: int = proto_models.DisconnectReason.UNKNOWN_REASON
     leg: SipLeg | None = None
@@ -214,6 +218,7 @@ def participant_snapshot(p: Participant) -> dict[str, Any]:
         },
         "tracks": [] if p.track_sid is None else [{"sid": p.track_sid, "muted": p.track_muted}],
         "unsubscribed": sorted(p.unsubscribed),
+        "track_subscribers": None if p.track_subscribers is None else sorted(p.track_subscribers),
         "joined_at": p.joined_at,
         "sip": None if p.leg is None else p.leg.snapshot(),
     }
@@ -224,9 +229,10 @@ def audibility(room: Room) -> dict[str, list[str]]:
 
     A listener hears a speaker when both are ACTIVE, the speaker's track is published,
     unmuted and ``can_publish``, the listener ``can_subscribe`` (a SIP leg: once answered)
-    and did not unsubscribe
-    from that track (UpdateSubscriptions). Note that UpdateParticipant replaces the whole
-    permission, as LiveKit does: flags left unset become false.
+    and did not unsubscribe from that track (UpdateSubscriptions), and the speaker lets
+    the listener subscribe (``track_subscribers``, set by the speaker itself). Note that
+    UpdateParticipant replaces the whole permission, as LiveKit does: flags left unset
+    become false.
     """
     active = proto_models.ParticipantInfo.ACTIVE
     members = [p for p in room.participants.values() if p.state == active]
@@ -245,6 +251,8 @@ def audibility(room: Room) -> dict[str, list[str]]:
         out[listener.identity] = [
             s.identity
             for s in speakers
-            if s is not listener and s.track_sid not in listener.unsubscribed
+            if s is not listener
+            and s.track_sid not in listener.unsubscribed
+            and (s.track_subscribers is None or listener.identity in s.track_subscribers)
         ]
     return out

@@ -120,6 +120,7 @@ class ParticipantState(TypedDict):
     permission: dict[str, bool]
     tracks: list[TrackState]
     unsubscribed: list[str]
+    track_subscribers: list[str] | None
     joined_at: float
     sip: dict[str, Any] | None
 

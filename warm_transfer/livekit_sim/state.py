@@ -7,7 +7,7 @@ the counters stay consistent. Everything runs on the event loop thread: no locks
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from livekit.protocol import models as proto_models
@@ -145,9 +145,11 @@ class SimState:
         metadata: str = "",
         attributes: Mapping[str, str] | None = None,
         active: bool = True,
+        track_subscribers: Iterable[str] | None = None,
     ) -> Participant:
         """A participant joins (room auto-created); an older one with the same identity
-        is disconnected with DUPLICATE_IDENTITY, like LiveKit does."""
+        is disconnected with DUPLICATE_IDENTITY, like LiveKit does. ``track_subscribers``:
+        who alone may subscribe to its track (None: everyone)."""
         room, _ = self.ensure_room(room_name)
         old = room.participants.get(identity)
         if old is not None:
@@ -160,6 +162,7 @@ class SimState:
             room=room_name,
             metadata=metadata,
             attributes=dict(attributes or {}),
+            track_subscribers=None if track_subscribers is None else frozenset(track_subscribers),
         )
         room.participants[identity] = p
         if room.close_timer is not None:
