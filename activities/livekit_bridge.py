@@ -159,7 +159,13 @@ class BridgeActivities(LiveKitBase):
     # -- same_room --------------------------------------------------------------------
 
     async def _isolate_when_dialed(
-        self, room: str, identity: str, *, follow: bool = False, seen: asyncio.Event | None = None
+        self,
+        room: str,
+        identity: str,
+        *,
+        follow: bool = False,
+        seen: asyncio.Event | None = None,
+        deafened: bool = False,
     ) -> None:
         """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
 
@@ -173,8 +179,9 @@ class BridgeActivities(LiveKitBase):
         Args:
             follow: the leg was dialed by an earlier attempt: if it is gone, stop.
             seen: set once the leg is in the room.
+            deafened: the leg was made deaf already: only take everyone off its track.
         """
-        delay, deaf = 0.005, False
+        delay, deaf = 0.005, deafened
         while True:
             leg = await self._find(room, identity)
             if leg is not None and seen is not None:

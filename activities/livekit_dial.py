@@ -150,7 +150,12 @@ class DialActivities(LegFollowing):
             # Once more now it is answered: livekit-server subscribes the room to a new
             # track a moment after it is published, and an unsubscribe that beat that
             # moment was undone by it. By the answer every auto-subscription has landed.
-            await self._isolate_when_dialed(req.room_name, req.participant_identity, follow=True)
+            # Not deaf again: the human_answered signal may already have started the
+            # brief, which gave the human ears (seen on the real stack: made deaf 22 ms
+            # after the brief opened, the human heard none of it).
+            await self._isolate_when_dialed(
+                req.room_name, req.participant_identity, follow=True, deafened=True
+            )
         finally:
             for task in (isolation, call):
                 if not task.done():

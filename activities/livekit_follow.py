@@ -105,9 +105,13 @@ class LegFollowing(BridgeActivities):
             inferred = status != "active" and bool(participant.tracks) and loop.time() >= ring_over
             if (status == "active" or inferred) and req.isolate:
                 # Once more, as after a first-hand answer: every auto-subscription to the
-                # leg has landed by now.
+                # leg has landed by now. Not deaf again if this look made it deaf: the
+                # brief may have given the human ears already.
                 await self._isolate_when_dialed(
-                    req.room_name, req.participant_identity, follow=True
+                    req.room_name,
+                    req.participant_identity,
+                    follow=True,
+                    deafened=isolated == participant.sid,
                 )
             if status == "active":
                 return DialResult(participant_identity=req.participant_identity, result="answered")

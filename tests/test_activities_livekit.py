@@ -247,3 +247,23 @@ async def test_the_next_human_decides_only_after_their_own_brief(rig: Rig) -> No
         if e["type"] == "dispatch_created" and second in (e.get("metadata") or "")
     ]
     assert briefs and briefs[0]["seq"] < pressed["seq"]
+
+
+async def test_a_same_room_leg_is_made_deaf_once_so_an_early_brief_keeps_its_ears(
+    rig: Rig,
+) -> None:
+    # The brief may start on human_answered while the dial is still isolating the leg:
+    # a second "deaf" after the answer undid the brief's ears on the real stack.
+    req = dial(isolate=True).model_copy(update={"room_name": CALLER_ROOM})
+    assert (await rig.run(rig.acts.dial_human, req)).result == "answered"
+    updates = [
+        c["request"]
+        for c in await rig.h.control.calls(method="UpdateParticipant")
+        if c["request"] and c["request"].get("identity") == LEG
+    ]
+    deaf = [u for u in updates if "permission" in u and not u["permission"].get("canSubscribe")]
+    assert len(deaf) == 1, updates
+    # ...and nobody in the room is subscribed to the answered leg until the bridge.
+    people = (await rig.h.control.state())["rooms"][CALLER_ROOM]["participants"]
+    track = people[LEG]["tracks"][0]["sid"]
+    assert all(track in p["unsubscribed"] for who, p in people.items() if who != LEG), people
