@@ -30,7 +30,7 @@ from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader
 from warm_transfer.realstack.servers import SIP_PORT
-from warm_transfer.realstack.sipp import SDP, start_sipp, stop_sipp
+from warm_transfer.realstack.sipp import SDP, start_sipp, stop_sipp, timed_steps
 from warm_transfer.realstack.tones import write_tone_wav
 
 SUPPORT_LINE: Final = "+15105550001"  # the number callers dial: the inbound trunk's
@@ -135,22 +135,8 @@ def render_dial_in_scenario(call: DialIn, tone_wav: Path, presses_pcap: Path | N
         f"  <send><![CDATA[\n{ack}\n]]></send>\n",
         f'  <nop><action><exec rtp_stream="{tone_wav},-1,0"/></action></nop>\n',
     ]
-    steps: list[tuple[int, str]] = []
-    if call.presses and presses_pcap is not None:
-        steps.append((call.presses[0][0], "press"))
-    if call.hangup_after_ms is not None:
-        steps.append((call.hangup_after_ms, "hangup"))
-    waited = 0
-    for index, (at, what) in enumerate(sorted(steps)):
-        out.append(
-            f'  <recv request="BYE" timeout="{max(1, at - waited)}" ontimeout="step{index}" '
-            f'next="bye"/>\n  <label id="step{index}"/>\n'
-        )
-        waited = max(waited, at)
-        if what == "hangup":
-            out.append('  <nop next="hangup"/>\n')
-        else:
-            out.append(f'  <nop><action><exec play_pcap_audio="{presses_pcap}"/></action></nop>\n')
+    first_press = call.presses[0][0] if call.presses else None
+    out.extend(timed_steps(first_press, presses_pcap, call.hangup_after_ms))
     out.append('  <recv request="REFER" optional="true" next="refer"/>\n')
     out.append('  <recv request="BYE" next="bye"/>\n')
     out.append('  <label id="refer"/>\n')

@@ -30,6 +30,7 @@ __all__ = [
     "read_phone_log",
     "render_scenario",
     "start_sipp",
+    "timed_steps",
     "stop_sipp",
 ]
 
@@ -181,25 +182,8 @@ def _answered(b: PhoneBehaviour) -> list[str]:
     if b.audio_wav is not None:
         out.append(f'    <exec rtp_stream="{b.audio_wav},-1,0"/>\n')
     out.append("  </action></recv>\n")
-    steps: list[tuple[int, str]] = []
-    if b.presses and b.presses_pcap is not None:
-        steps.append((b.presses[0][0], "press"))
-    if b.hangup_after_ms is not None:
-        steps.append((b.hangup_after_ms, "hangup"))
-    waited = 0
-    for index, (at, what) in enumerate(sorted(steps)):
-        label = f"step{index}"
-        out.append(
-            f'  <recv request="BYE" timeout="{max(1, at - waited)}" ontimeout="{label}" '
-            f'next="bye"/>\n  <label id="{label}"/>\n'
-        )
-        waited = max(waited, at)
-        if what == "hangup":
-            out.append('  <nop next="hangup"/>\n')
-        else:
-            out.append(
-                f'  <nop><action><exec play_pcap_audio="{b.presses_pcap}"/></action></nop>\n'
-            )
+    first_press = b.presses[0][0] if b.presses else None
+    out.extend(timed_steps(first_press, b.presses_pcap, b.hangup_after_ms))
     if b.hangup_from_header:
         out.append(
             '  <nop><action><test assign_to="timed" variable="hangup_ms" '
@@ -231,6 +215,32 @@ def _answered(b: PhoneBehaviour) -> list[str]:
     out.append('  <label id="bye"/>\n')
     out.append(_reply(200, "OK"))
     out.append('  <nop next="end"/>\n')
+    return out
+
+
+def timed_steps(
+    first_press_ms: int | None, presses_pcap: Path | None, hangup_after_ms: int | None
+) -> list[str]:
+    """What an answered phone does on its own, in time order (a BYE from the other side
+    first ends the call either way): play its key presses from ``first_press_ms`` after
+    the answer on, and hang up ``hangup_after_ms`` after it. Jumps to the scenario's
+    ``bye`` and ``hangup`` labels."""
+    steps: list[tuple[int, str]] = []
+    if first_press_ms is not None and presses_pcap is not None:
+        steps.append((first_press_ms, "press"))
+    if hangup_after_ms is not None:
+        steps.append((hangup_after_ms, "hangup"))
+    out, waited = [], 0
+    for index, (at, what) in enumerate(sorted(steps)):
+        out.append(
+            f'  <recv request="BYE" timeout="{max(1, at - waited)}" ontimeout="step{index}" '
+            f'next="bye"/>\n  <label id="step{index}"/>\n'
+        )
+        waited = max(waited, at)
+        if what == "hangup":
+            out.append('  <nop next="hangup"/>\n')
+        else:
+            out.append(f'  <nop><action><exec play_pcap_audio="{presses_pcap}"/></action></nop>\n')
     return out
 
 
