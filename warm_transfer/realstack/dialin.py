@@ -30,7 +30,7 @@ from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader
 from warm_transfer.realstack.servers import SIP_PORT
-from warm_transfer.realstack.sipp import SDP, start_sipp, stop_sipp, timed_steps
+from warm_transfer.realstack.sipp import REPLY_HEADERS, SDP, start_sipp, stop_sipp, timed_steps
 from warm_transfer.realstack.tones import write_tone_wav
 
 SUPPORT_LINE: Final = "+15105550001"  # the number callers dial: the inbound trunk's
@@ -46,9 +46,6 @@ _SDP: Final = SDP.replace("o=phone", "o=caller").replace("s=phone", "s=caller")
 _DIALOG: Final = """From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]DialIn[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]"""
-
-# A reply to a request LiveKit sends in the dialog (BYE, REFER): its own headers back.
-_REPLY_HEADERS: Final = "[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]"
 
 
 class TransferPlan(BaseModel):
@@ -155,7 +152,7 @@ def render_dial_in_scenario(call: DialIn, tone_wav: Path, presses_pcap: Path | N
 
 
 def _reply(status: str) -> str:
-    reply = f"SIP/2.0 {status}\n{_REPLY_HEADERS}\nContent-Length: 0\n"
+    reply = f"SIP/2.0 {status}\n{REPLY_HEADERS}\nContent-Length: 0\n"
     return f"  <send><![CDATA[\n{reply}\n]]></send>\n"
 
 

@@ -23,6 +23,7 @@ from warm_transfer.realstack.servers import die_with_parent
 
 __all__ = [
     "HANGUP_HEADER",
+    "REPLY_HEADERS",
     "SDP",
     "PhoneBehaviour",
     "PhoneLog",
@@ -74,6 +75,9 @@ class PhoneBehaviour:
     presses_pcap: Path | None = None
 
 
+# A reply inside the dialog: the request's own headers back, the To with its tag.
+REPLY_HEADERS: Final = "[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]"
+
 _UAS_HEADERS: Final = """[last_Via:]
 [last_From:]
 [last_To:];tag=[pid]SIPpTag[call_number]
@@ -115,6 +119,12 @@ def _reply(status: int, reason: str, body: str = "", retrans: bool = False) -> s
             retrans,
         )
     return _send(f"SIP/2.0 {status} {reason}\n{_UAS_HEADERS}\n{length}\n", retrans)
+
+
+def _in_dialog_reply(status: int, reason: str) -> str:
+    """The answer to a request inside the call (BYE, REFER): its To already carries the
+    phone's tag, copied as it came (a second tag made the To two tags long)."""
+    return _send(f"SIP/2.0 {status} {reason}\n{REPLY_HEADERS}\nContent-Length: [len]\n")
 
 
 def _request(method: str, extra: str = "", body: str = "") -> str:
@@ -200,7 +210,7 @@ def _answered(b: PhoneBehaviour) -> list[str]:
         )
     if b.accepts_refer:
         out.append('  <label id="refer"/>\n')
-        out.append(_reply(202, "Accepted"))
+        out.append(_in_dialog_reply(202, "Accepted"))
         notify = (
             "Event: refer\nSubscription-State: terminated;reason=noresource\n"
             "Content-Type: message/sipfrag\n"
@@ -213,7 +223,7 @@ def _answered(b: PhoneBehaviour) -> list[str]:
     out.append(_request("BYE"))
     out.append('  <recv response="200" next="end"/>\n')
     out.append('  <label id="bye"/>\n')
-    out.append(_reply(200, "OK"))
+    out.append(_in_dialog_reply(200, "OK"))
     out.append('  <nop next="end"/>\n')
     return out
 
