@@ -154,6 +154,7 @@ async def open_rig(
     )
     server = MeteredDevServer(
         port=stack.server.port,
+        fixed_port=True,
         ui_port=None,
         log_path=workdir / "temporal.log",
         dynamic_config=dynamic_config,

@@ -82,6 +82,9 @@ class DevServer:
     db_filename: str | None = None
     ui_codec_endpoint: str | None = None
     log_path: Path | None = None
+    # The frontend port was asked for, or clients know it (started once): a start never
+    # moves to another.
+    fixed_port: bool = False
     _proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -108,16 +111,50 @@ class DevServer:
             cmd += ["--db-filename", self.db_filename]
         return cmd
 
-    async def start(self, timeout: float = 60.0) -> None:
-        """Starts the server and waits until its frontend (and UI) accept connections."""
-        out = open(self.log_path, "ab") if self.log_path else asyncio.subprocess.DEVNULL  # noqa: SIM115
-        self._proc = await asyncio.create_subprocess_exec(
-            *self.command(), stdout=out, stderr=out, start_new_session=True
-        )
-        await wait_for_port(self.port, timeout)
+    async def start(self, timeout: float = 60.0, attempts: int = 3) -> None:
+        """Starts the server and waits until its frontend (and UI) accept connections.
+
+        A frontend port is picked free before the server binds it, and something else
+        may take it meanwhile (seen: "address already in use", the server gone at once):
+        then the server is started again on another port, unless ``fixed_port``.
+
+        Raises:
+            RuntimeError: the server exited before it listened, ``attempts`` times.
+        """
+        for attempt in range(1, attempts + 1):
+            out = open(self.log_path, "ab") if self.log_path else asyncio.subprocess.DEVNULL  # noqa: SIM115
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.command(), stdout=out, stderr=out, start_new_session=True
+            )
+            if await self._listening(self._proc, timeout):
+                # Clients and workers know this port now: a restart must come back on it.
+                self.fixed_port = True
+                break
+            if self.fixed_port or attempt == attempts:
+                raise RuntimeError(
+                    f"the Temporal dev server exited before it listened on {self.port} "
+                    f"(exit {self._proc.returncode}; its log: {self.log_path})"
+                )
+            self.port = free_port()
         await self._wait_until_healthy(timeout)
         if self.ui_port:
             await wait_for_port(self.ui_port, timeout)
+
+    async def _listening(self, proc: asyncio.subprocess.Process, timeout: float) -> bool:
+        """True once the frontend accepts connections; False if the server exits first.
+
+        Raises:
+            TimeoutError: neither within ``timeout`` seconds.
+        """
+        waiting = asyncio.ensure_future(wait_for_port(self.port, timeout))
+        exited = asyncio.ensure_future(proc.wait())
+        done, _ = await asyncio.wait({waiting, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting in done:
+            exited.cancel()
+            waiting.result()  # a TimeoutError is raised here
+            return True
+        waiting.cancel()
+        return False
 
     async def _wait_until_healthy(self, timeout: float) -> None:
         """The frontend listens a moment before it serves ("not healthy yet")."""

@@ -77,6 +77,7 @@ class Stack:
             self.real = RealLiveKit(self.workdir / "livekit", sip=self.real_sip)
         self.server = DevServer(
             port=self.server_port or free_port(),
+            fixed_port=self.server_port is not None,
             ui_port=(self.ui_port or free_port()) if self.ui else None,
             db_filename=str(self.workdir / "temporal.db") if self.persistent else None,
             log_path=self.workdir / "temporal.log",
