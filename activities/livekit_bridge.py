@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
 
 import structlog
 from livekit import api
@@ -26,7 +25,7 @@ from livekit.api import ServerError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.livekit_base import LiveKitBase
+from activities.livekit_ears import SameRoomEars, track_sids
 from activities.livekit_errors import (
     is_not_found,
     is_retryable,
@@ -49,24 +48,9 @@ from warm_transfer.wire import ATTR_STATE, BRIDGED
 log = structlog.get_logger(__name__)
 
 _PROBE_ROOM = "warm-transfer-bridge-probe"
-# How long a brief waits for an answered leg's track (the brief's timeout is 10 s).
-TRACK_WAIT_S = 5.0
 
 
-def _permission(hearing: bool) -> api.ParticipantPermission:
-    # UpdateParticipant replaces the whole permission, so every flag livekit-sip needs
-    # is spelled out: publishing the leg's audio, its DTMF (data) and its own
-    # sip.callStatus attribute (metadata); only hearing is ever taken away.
-    return api.ParticipantPermission(
-        can_publish=True, can_subscribe=hearing, can_publish_data=True, can_update_metadata=True
-    )
-
-
-def _track_sids(participant: api.ParticipantInfo | None) -> list[str]:
-    return [track.sid for track in participant.tracks] if participant is not None else []
-
-
-class BridgeActivities(LiveKitBase):
+class BridgeActivities(SameRoomEars):
     """Consultation, briefing and bridging, for both bridge strategies."""
 
     _probe: asyncio.Task[bool] | None = None
@@ -158,111 +142,6 @@ class BridgeActivities(LiveKitBase):
 
     # -- same_room --------------------------------------------------------------------
 
-    async def _isolate_when_dialed(
-        self,
-        room: str,
-        identity: str,
-        *,
-        follow: bool = False,
-        seen: asyncio.Event | None = None,
-        deafened: bool = False,
-    ) -> None:
-        """Makes a new leg deaf, and unheard by everyone in the room, while it rings.
-
-        LiveKit cannot create a SIP participant muted and deaf, but livekit-sip joins
-        the room before it sends the INVITE: the leg is made deaf then, and everyone is
-        taken off its track as soon as it is published (usually before the INVITE, on a
-        loaded host only after the answer). The leg keeps its right to publish
-        (livekit-sip's dial fails with "timed out publishing track" without it); nobody
-        else is subscribed to its track.
-
-        Args:
-            follow: the leg was dialed by an earlier attempt: if it is gone, stop.
-            seen: set once the leg is in the room.
-            deafened: the leg was made deaf already: only take everyone off its track.
-        """
-        delay, deaf = 0.005, deafened
-        while True:
-            leg = await self._find(room, identity)
-            if leg is not None and seen is not None:
-                seen.set()
-            sids = _track_sids(leg)
-            if sids:
-                break
-            if leg is not None and not deaf:
-                # Deaf as soon as it joins: livekit-sip subscribes the leg to the room at
-                # once but may publish the leg's own track only after the answer (seen
-                # on the real stack), and waiting for that track let the human hear the
-                # caller's first half second.
-                deaf = await self._set_permission(room, identity, hearing=False)
-            if leg is None and follow:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        # At once, not one after another: the phone may pick up while these are under
-        # way, and on a slow link to LiveKit (+200 ms each way) four round trips in a
-        # row let the caller hear the human's first second.
-        await asyncio.gather(
-            self._unheard(room, identity, sids),
-            *([] if deaf else [self._set_permission(room, identity, hearing=False)]),
-        )
-
-    async def _unheard(self, room: str, identity: str, track_sids: list[str]) -> None:
-        """Unsubscribes everyone but ``identity`` from its tracks (auto-subscribed)."""
-        listed = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
-        await asyncio.gather(
-            *(
-                self._subscribe(room, other.identity, track_sids, subscribe=False)
-                for other in listed.participants
-                if other.identity != identity
-            )
-        )
-
-    async def _published(
-        self, room: str, identity: str, within_s: float
-    ) -> api.ParticipantInfo | None:
-        """The leg once its track is published (None if it is gone; as it is, at the end)."""
-        loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + within_s, 0.005
-        while True:
-            leg = await self._find(room, identity)
-            if leg is None or leg.tracks or loop.time() >= deadline:
-                return leg
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    async def _open_for_briefing(self, req: BriefRequest) -> dict[str, str]:
-        """Opens the human's ears to the briefing only; who was there (identity -> SID)."""
-        room = req.room_name
-        # The answer can come before livekit-sip has published the leg's track (seen on
-        # a loaded host): the caller must be taken off that track before the brief, not
-        # just off the tracks that exist yet.
-        human = await self._published(room, req.human_identity, TRACK_WAIT_S)
-        if human is None:
-            return {}  # hung up: the workflow learns it from the decision it never gets
-        # The human hears nobody in the room yet: not the caller or the AI agent, nor
-        # another member of a ring group still being hung up. Unsubscribed while deaf
-        # stays unsubscribed once hearing: livekit-server does not auto-subscribe a
-        # participant again to tracks it was taken off.
-        listeners = (req.caller_identity, req.agent_identity)
-        listed, _ = await asyncio.gather(
-            self._lk.room.list_participants(api.ListParticipantsRequest(room=room)),
-            asyncio.gather(
-                *(self._subscribe(room, p, _track_sids(human), subscribe=False) for p in listeners)
-            ),
-        )
-        others = [p for p in listed.participants if p.identity != req.human_identity]
-        await self._subscribe(
-            room,
-            req.human_identity,
-            [sid for other in others for sid in _track_sids(other)],
-            subscribe=False,
-        )
-        await self._set_permission(room, req.human_identity, hearing=True)
-        log.info("human isolated for the briefing", room=room, leg=req.human_identity)
-        wanted = (req.human_identity, req.caller_identity, req.agent_identity)
-        return {p.identity: p.sid for p in (human, *others) if p.identity in wanted}
-
     async def _open_to_caller(self, req: BridgeRequest) -> BridgeResult:
         room = req.caller_room
         human = await self._find(room, req.human_identity)
@@ -275,35 +154,12 @@ class BridgeActivities(LiveKitBase):
             room=room, identity=req.human_identity, attributes={ATTR_STATE: BRIDGED}
         )
         await unless_not_found("mark_bridged", self._lk.room.update_participant(mark))
-        await self._subscribe(room, req.caller_identity, _track_sids(human), subscribe=True)
-        await self._subscribe(room, req.human_identity, _track_sids(caller), subscribe=True)
+        await self._subscribe(room, req.caller_identity, track_sids(human), subscribe=True)
+        await self._subscribe(room, req.human_identity, track_sids(caller), subscribe=True)
         # An accept before the briefing (out of order) leaves the leg deaf: open it.
         await self._set_permission(room, req.human_identity, hearing=True)
         log.info("caller bridged", room=room, leg=req.human_identity, bridge="same_room")
         return BridgeResult(already_bridged=False)
-
-    async def _subscribe(
-        self, room: str, identity: str, track_sids: Iterable[str], subscribe: bool
-    ) -> None:
-        sids = list(track_sids)
-        if not sids:
-            return
-        # A listener that has left (the AI agent, a caller who hung up) needs nothing.
-        await unless_not_found(
-            "update_subscriptions",
-            self._lk.room.update_subscriptions(
-                api.UpdateSubscriptionsRequest(
-                    room=room, identity=identity, track_sids=sids, subscribe=subscribe
-                )
-            ),
-        )
-
-    async def _set_permission(self, room: str, identity: str, *, hearing: bool) -> bool:
-        """Lets a leg hear the room, or not; False when the leg is gone."""
-        update = api.UpdateParticipantRequest(
-            room=room, identity=identity, permission=_permission(hearing)
-        )
-        return await unless_not_found("update_permission", self._lk.room.update_participant(update))
 
     @staticmethod
     def _gone(identity: str) -> ApplicationError:

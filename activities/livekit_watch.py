@@ -101,7 +101,7 @@ class BriefingWatch(BridgeActivities):
     async def _isolate_again(self, req: BriefRequest) -> None:
         if req.bridge == "same_room":
             with contextlib.suppress(Exception):  # looked at again on the next pass
-                await self._open_for_briefing(req)
+                await self._open_for_briefing(req, after_dial=False)
 
     async def _sids(self, room: str, human: str) -> tuple[dict[str, str] | None, bool]:
         """Identity -> participant SID in ``room`` (None when LiveKit cannot say now),

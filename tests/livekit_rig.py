@@ -17,7 +17,7 @@ from activities.livekit import LiveKitActivities, LiveKitDefaults
 from activities.livekit_errors import is_retryable
 from warm_transfer.livekit_sim import CallRecord, Faults, Scenario, SimConfig
 from warm_transfer.livekit_sim.testing import SimHarness, sim_harness
-from warm_transfer.models import DialRequest, DialResult
+from warm_transfer.models import BriefRequest, DialRequest, DialResult
 
 R = TypeVar("R")
 TRUNK = "ST_known"
@@ -105,6 +105,21 @@ def dial(number: str = ANSWERS, identity: str = LEG, **extra: Any) -> DialReques
         participant_identity=identity,
         sip_call_to=number,
         ring_timeout_s=extra.pop("ring_timeout_s", 20),
+        **extra,
+    )
+
+
+def brief_request(room: str = CONSULT, identity: str = LEG, **extra: Any) -> BriefRequest:
+    """A brief of leg ``identity`` dialed into ``room``; in ``CALLER_ROOM`` a
+    ``same_room`` one, naming the caller and the AI agent it is kept from."""
+    if room == CALLER_ROOM:
+        extra = {"bridge": "same_room", "caller_identity": CALLER, "agent_identity": AGENT} | extra
+    return BriefRequest(
+        workflow_id="wt-1",
+        room_name=room,
+        human_identity=identity,
+        caller_room=CALLER_ROOM,
+        summary="Disputes a charge.",
         **extra,
     )
 

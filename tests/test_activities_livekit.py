@@ -24,6 +24,7 @@ from tests.livekit_rig import (
     SLOW,
     SLOW_BUSY,
     Rig,
+    brief_request,
     dial,
     livekit_rig,
 )
@@ -31,7 +32,6 @@ from warm_transfer.livekit_sim import SimEvent
 from warm_transfer.models import (
     AgentLeaveRequest,
     BridgeRequest,
-    BriefRequest,
     LegRequest,
     RoomRequest,
 )
@@ -170,13 +170,7 @@ async def test_bridging_twice_moves_once(rig: Rig) -> None:
 
 async def test_briefing_twice_dispatches_once(rig: Rig) -> None:
     await rig.run(rig.acts.dial_human, dial())
-    brief = BriefRequest(
-        workflow_id="wt-1",
-        room_name=CONSULT,
-        human_identity=LEG,
-        caller_room=CALLER_ROOM,
-        summary="Disputes a charge.",
-    )
+    brief = brief_request()
     first = await rig.run(rig.acts.brief_human, brief)
     again = await rig.run(rig.acts.brief_human, brief, attempt=2)
     assert first.dispatch_id == again.dispatch_id
@@ -203,13 +197,7 @@ async def test_a_brief_retried_while_the_first_dispatch_is_in_flight_dispatches_
     # dispatch to reuse and makes a second one: two briefing agents for one human.
     await rig.run(rig.acts.dial_human, dial())
     await rig.h.control.set_faults(latency_ms=500, methods=["CreateDispatch"])
-    brief = BriefRequest(
-        workflow_id="wt-1",
-        room_name=CONSULT,
-        human_identity=LEG,
-        caller_room=CALLER_ROOM,
-        summary="Disputes a charge.",
-    )
+    brief = brief_request()
     slow = asyncio.create_task(rig.run(rig.acts.brief_human, brief))
     while not await rig.h.control.calls(method="CreateDispatch"):
         await asyncio.sleep(0.01)
@@ -221,13 +209,7 @@ async def test_a_brief_retried_while_the_first_dispatch_is_in_flight_dispatches_
 async def test_the_next_human_decides_only_after_their_own_brief(rig: Rig) -> None:
     # Hunt list [declines, accepts], one consultation room: the first human's dispatch
     # is still in the room when the second answers; the second must wait for their own.
-    first = BriefRequest(
-        workflow_id="wt-1",
-        room_name=CONSULT,
-        human_identity=LEG,
-        caller_room=CALLER_ROOM,
-        summary="Disputes a charge.",
-    )
+    first = brief_request()
     await rig.run(rig.acts.dial_human, dial())
     await rig.run(rig.acts.brief_human, first)
     second = "wt-1-human-2"
@@ -261,7 +243,7 @@ async def test_a_same_room_leg_is_made_deaf_once_so_an_early_brief_keeps_its_ear
         for c in await rig.h.control.calls(method="UpdateParticipant")
         if c["request"] and c["request"].get("identity") == LEG
     ]
-    deaf = [u for u in updates if "permission" in u and not u["permission"].get("canSubscribe")]
+    deaf = [u for u in updates if "permission" in u and not u["permission"].get("can_subscribe")]
     assert len(deaf) == 1, updates
     # ...and nobody in the room is subscribed to the answered leg until the bridge.
     people = (await rig.h.control.state())["rooms"][CALLER_ROOM]["participants"]

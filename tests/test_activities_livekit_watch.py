@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from activities import livekit_watch
-from tests.livekit_rig import AGENT, CALLER, CALLER_ROOM, LEG, Rig, dial, livekit_rig
+from tests.livekit_rig import AGENT, CALLER, CALLER_ROOM, LEG, Rig, brief_request, dial, livekit_rig
 from warm_transfer.models import BridgeRequest, BriefRequest, WatchRequest
 
 
@@ -23,16 +23,7 @@ async def rig(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
 
 
 def same_room_brief() -> BriefRequest:
-    return BriefRequest(
-        workflow_id="wt-1",
-        room_name=CALLER_ROOM,
-        human_identity=LEG,
-        caller_room=CALLER_ROOM,
-        summary="Disputes a charge.",
-        bridge="same_room",
-        caller_identity=CALLER,
-        agent_identity=AGENT,
-    )
+    return brief_request(CALLER_ROOM)
 
 
 async def briefed(rig: Rig) -> WatchRequest:
