@@ -15,7 +15,6 @@ headers given (`TRANSFER_PLAN_HEADER`: what the voice agent's transfer tool dial
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import os
@@ -28,9 +27,9 @@ from pydantic import BaseModel, Field
 from warm_transfer.models import BridgeStrategy, Destination, Fallback
 from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
-from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader
 from warm_transfer.realstack.servers import SIP_PORT
-from warm_transfer.realstack.sipp import REPLY_HEADERS, SDP, start_sipp, stop_sipp, timed_steps
+from warm_transfer.realstack.sipp import REPLY_HEADERS, SDP, timed_steps
+from warm_transfer.realstack.sipp_process import SippProcess
 from warm_transfer.realstack.tones import write_tone_wav
 
 SUPPORT_LINE: Final = "+15105550001"  # the number callers dial: the inbound trunk's
@@ -156,7 +155,7 @@ def _reply(status: str) -> str:
     return f"  <send><![CDATA[\n{reply}\n]]></send>\n"
 
 
-class DialInPhone:
+class DialInPhone(SippProcess):
     """One running call into the support line (a sipp client).
 
     Args:
@@ -167,15 +166,10 @@ class DialInPhone:
 
     def __init__(self, call: DialIn, net: Network, workdir: Path) -> None:
         slot = next(_SLOTS) % 50
-        self.call = call
-        self.net = net
-        self.port = 5300 + slot
-        self.media_port = 17000 + 10 * slot  # sipp takes the port and the next three
         stem = f"dial-in-{slot}-{os.getpid()}"
+        super().__init__(net, 5300 + slot, 17000 + 10 * slot, workdir / f"{stem}.log")
+        self.call = call
         self.scenario = workdir / f"{stem}.xml"
-        self.log_path = workdir / f"{stem}.log"
-        self._log = PhoneLogReader(self.log_path)
-        self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def tone_hz(self) -> int:
@@ -189,22 +183,9 @@ class DialInPhone:
         if self.call.presses:
             pcap = write_dtmf_pcap(self.scenario.with_suffix(".pcap"), self.call.presses)
         self.scenario.write_text(render_dial_in_scenario(self.call, wav, pcap))
-        ip = self.net.phones_ip
         cmd = [f"{self.net.sip_ip}:{SIP_PORT}", "-sf", str(self.scenario), "-m", "1"]
         cmd += ["-s", SUPPORT_LINE, "-key", "caller", self.call.number]
-        cmd += ["-i", ip, "-p", str(self.port), "-mi", ip, "-mp", str(self.media_port)]
-        cmd += ["-trace_msg", "-message_file", str(self.log_path)]
-        cmd += ["-trace_err", "-error_file", str(self.log_path.with_suffix(".err")), "-nostdin"]
-        self._proc = await start_sipp(self.net, cmd, self.log_path.with_suffix(".out"))
-
-    @property
-    def running(self) -> bool:
-        """True while the call's sipp lives (it exits when the call is over)."""
-        return self._proc is not None and self._proc.returncode is None
-
-    def read_log(self) -> PhoneLog:
-        """Every SIP message of the call so far."""
-        return self._log.read()
+        await self._run_sipp(cmd)
 
     def ended(self) -> bool:
         """True when the call is over: a BYE either way, or refused (a final answer of
@@ -222,7 +203,3 @@ class DialInPhone:
             if path.exists():
                 texts.append(path.read_text(errors="replace")[-2000:])
         return "\n".join(texts) or "no output"
-
-    async def stop(self) -> None:
-        """Ends the sipp process (the call with it, if LiveKit has not)."""
-        await stop_sipp(self._proc)

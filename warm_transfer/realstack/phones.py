@@ -8,7 +8,6 @@ address and at least one number), and a destination names that trunk.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,9 @@ from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.sipp import (
     PhoneBehaviour,
-    PhoneLog,
-    PhoneLogReader,
     render_scenario,
-    start_sipp,
-    stop_sipp,
 )
+from warm_transfer.realstack.sipp_process import SippProcess
 from warm_transfer.realstack.tones import write_tone_wav
 
 # When a human presses a key, in ms after answering: from 3 s on (the briefing agent is
@@ -102,20 +98,16 @@ PHONE_BOOK: Final[dict[str, PhoneSpec]] = {
 }
 
 
-class Phone:
-    """One running sipp phone."""
+class Phone(SippProcess):
+    """One running sipp phone, answering on its own port."""
 
     def __init__(self, spec: PhoneSpec, index: int, net: Network, workdir: Path) -> None:
+        number = spec.number.lstrip("+")
+        super().__init__(net, 5100 + index, 16000 + 10 * index, workdir / f"phone-{number}.log")
         self.spec = spec
-        self.port = 5100 + index
         self.tone_hz = 400 + 100 * index  # what this phone says, to tell it apart
-        self.media_port = 16000 + 10 * index  # sipp takes the port and the next three
-        self.net = net
-        self.log_path = workdir / f"phone-{spec.number.lstrip('+')}.log"
-        self.scenario = workdir / f"phone-{spec.number.lstrip('+')}.xml"
+        self.scenario = workdir / f"phone-{number}.xml"
         self.trunk_id = ""
-        self._log = PhoneLogReader(self.log_path)
-        self._proc: asyncio.subprocess.Process | None = None
 
     @property
     def address(self) -> str:
@@ -128,25 +120,7 @@ class Phone:
         pcap = write_dtmf_pcap(self.scenario.with_suffix(".pcap"), self.spec.behaviour.presses)
         behaviour = dataclasses.replace(self.spec.behaviour, audio_wav=wav, presses_pcap=pcap)
         self.scenario.write_text(render_scenario(behaviour))
-        ip = self.net.phones_ip
-        cmd = ["-sf", str(self.scenario), "-i", ip, "-p", str(self.port), "-mi", ip]
-        cmd += ["-mp", str(self.media_port), "-trace_msg", "-message_file", str(self.log_path)]
-        cmd += ["-trace_err", "-error_file", str(self.log_path.with_suffix(".err"))]
-        cmd += ["-nostdin"]
-        self._proc = await start_sipp(self.net, cmd, self.log_path.with_suffix(".out"))
-
-    @property
-    def running(self) -> bool:
-        """True while sipp lives."""
-        return self._proc is not None and self._proc.returncode is None
-
-    def read_log(self) -> PhoneLog:
-        """Every request the phone received so far (read incrementally)."""
-        return self._log.read()
-
-    async def stop(self) -> None:
-        """Stops sipp."""
-        await stop_sipp(self._proc)
+        await self._run_sipp(["-sf", str(self.scenario)])
 
 
 def open_phones(net: Network, workdir: Path) -> dict[str, Phone]:

@@ -10,16 +10,11 @@ evidence the tests assert on: one INVITE per dial, a CANCEL or BYE for every leg
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader, read_phone_log
-from warm_transfer.realstack.servers import die_with_parent
 
 __all__ = [
     "HANGUP_HEADER",
@@ -30,9 +25,7 @@ __all__ = [
     "PhoneLogReader",
     "read_phone_log",
     "render_scenario",
-    "start_sipp",
     "timed_steps",
-    "stop_sipp",
 ]
 
 # The caller phone hangs up this long after answering when the INVITE carries it.
@@ -264,31 +257,3 @@ def _cancelled() -> str:
         retrans=True,
     )
     return f'  <label id="cancelled"/>\n{ok}{terminated}  <recv request="ACK" next="end"/>\n'
-
-
-async def start_sipp(net: Network, args: list[str], output: Path) -> asyncio.subprocess.Process:
-    """Starts ``sipp args`` in the phones' namespace, its output appended to ``output``;
-    it dies with this process."""
-    with open(output, "ab") as out:
-        return await asyncio.create_subprocess_exec(
-            *net.in_ns(net.phones_ns, ["sipp", *args]),
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-
-
-async def stop_sipp(proc: asyncio.subprocess.Process | None) -> None:
-    """Stops a sipp (SIGTERM, then SIGKILL after 5 s); nothing if it has ended."""
-    if proc is None or proc.returncode is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        await asyncio.wait_for(proc.wait(), 5)
-    except TimeoutError:
-        os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
