@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from livekit import api
 
 from tests.real_stack import RealEngine, open_real_engine, real_stack_or_skip
 from tests.voice_audio import (
@@ -30,6 +29,7 @@ from tests.voice_audio import (
     NOT_SILENT,
     left_at,
     moves_participants,
+    recorded_call,
     stage_times,
     wait_logged,
 )
@@ -38,13 +38,10 @@ from warm_transfer.models import BridgeStrategy, Fallback
 from warm_transfer.realstack.audio import (
     Capture,
     between,
-    frames,
-    heard,
     loud_share,
     other_share,
     tone_frames_share,
 )
-from warm_transfer.realstack.people import DispatchedAgent
 from warm_transfer.realstack.phones import CALLER_NUMBER
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -71,12 +68,6 @@ async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Real
         yield running
 
 
-def dispatched(engine: RealEngine, room: str) -> DispatchedAgent:
-    agent = engine.telephony.agents[room]
-    assert isinstance(agent, DispatchedAgent)
-    return agent
-
-
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("bridge", ["move", "same_room"])
 async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
@@ -85,19 +76,15 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
     real = engine.livekit
     if bridge == "move" and not await moves_participants(real.lk):
         pytest.skip("this livekit-server has no MoveParticipant (self-hosted: not implemented)")
-    capture = Capture(real.network, engine.stack.workdir / f"phones-rtp-{bridge}.pcap")
-    await capture.start()
-    call, handle = await engine.phone_in([LISTENS], bridge=bridge)
-    agent = dispatched(engine, call.room_name)
-    greeting_at = await wait_logged(agent, "voice agent greeting")
-    greeted_at = await wait_logged(agent, "voice agent greeted")
-    asked_at = await wait_logged(agent, "voice agent transfer asked")
-    music_at = await wait_logged(agent, "voice agent hold music on")
-    stages = await asyncio.wait_for(stage_times(handle), 150)
-    outcome = await asyncio.wait_for(handle.outcome(), 30)
-    await asyncio.sleep(3)  # the bridged call without the agent, on record
-    await capture.stop()
-    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+    async with recorded_call(engine, bridge, [LISTENS], bridge=bridge) as rec:
+        call, handle, agent = rec.call, rec.handle, rec.agent
+        greeting_at = await wait_logged(agent, "voice agent greeting")
+        greeted_at = await wait_logged(agent, "voice agent greeted")
+        asked_at = await wait_logged(agent, "voice agent transfer asked")
+        music_at = await wait_logged(agent, "voice agent hold music on")
+        stages = await asyncio.wait_for(stage_times(handle), 150)
+        outcome = await asyncio.wait_for(handle.outcome(), 30)
+        await asyncio.sleep(3)  # the bridged call without the agent, on record
 
     assert outcome.outcome == "connected", outcome
     assert (await handle.status()).bridge == bridge
@@ -119,8 +106,7 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
 
     caller_tone = real.phones[CALLER_NUMBER].tone_hz
     human_tone = real.phones[LISTENS].tone_hz
-    to_caller = frames(heard(capture.path, engine.telephony.caller_media_port(call.room_name)))
-    to_human = frames(heard(capture.path, real.phones[LISTENS].media_port))
+    to_caller, to_human = rec.to_caller(), rec.to_phone(LISTENS)
     end = max(f.at for f in to_caller)
     greeting = between(to_caller, greeting_at + 0.5, greeted_at - 0.3)
     hold_line = between(to_caller, asked_at + 0.3, music_at - 0.2)
@@ -166,24 +152,18 @@ async def test_the_caller_hears_the_voice_agent_then_hold_music_then_the_human(
 async def test_nobody_answers_and_the_hold_music_stops_when_the_caller_is_back(
     engine: RealEngine,
 ) -> None:
-    real = engine.livekit
-    capture = Capture(real.network, engine.stack.workdir / "phones-rtp-return.pcap")
-    await capture.start()
-    call, handle = await engine.phone_in(
-        [RINGS], fallback=Fallback(kind="return_to_agent"), ring_s=9
-    )
-    agent = dispatched(engine, call.room_name)
-    outcome = await asyncio.wait_for(handle.outcome(), 90)
-    await asyncio.sleep(BACK_LINE_S + 3)  # the agent's line, then the caller with it
-    await capture.stop()
-    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+    back_to_agent = Fallback(kind="return_to_agent")
+    async with recorded_call(engine, "return", [RINGS], fallback=back_to_agent, ring_s=9) as rec:
+        agent = rec.agent
+        outcome = await asyncio.wait_for(rec.handle.outcome(), 90)
+        await asyncio.sleep(BACK_LINE_S + 3)  # the agent's line, then the caller with it
 
     assert outcome.outcome == "returned_to_agent", outcome
     told = {event: at for at, event in reversed(agent.messages)}
     assert agent.events() == ["hold_started", "hold_stopped"], agent.messages
     hold_at, back_at = told["hold_started"], told["hold_stopped"]
     music_at = await wait_logged(agent, "voice agent hold music on")
-    to_caller = frames(heard(capture.path, engine.telephony.caller_media_port(call.room_name)))
+    to_caller = rec.to_caller()
     hold = between(to_caller, music_at + MUSIC_STARTS_S, back_at)
     back = between(to_caller, back_at + 0.3, back_at + 2.0)
     with_agent = between(to_caller, back_at + BACK_LINE_S, back_at + BACK_LINE_S + 2.5)
@@ -205,22 +185,17 @@ async def test_nobody_answers_and_the_hold_music_stops_when_the_caller_is_back(
 @pytest.mark.timeout(300)
 async def test_the_caller_never_hears_a_human_who_declines(engine: RealEngine) -> None:
     real = engine.livekit
-    capture = Capture(real.network, engine.stack.workdir / "phones-rtp-decline.pcap")
-    await capture.start()
-    call, handle = await engine.phone_in([DECLINES, LISTENS], bridge="same_room")
-    agent = dispatched(engine, call.room_name)
-    stages = await asyncio.wait_for(stage_times(handle), 150)
-    outcome = await asyncio.wait_for(handle.outcome(), 30)
-    await capture.stop()
-    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+    async with recorded_call(engine, "decline", [DECLINES, LISTENS], bridge="same_room") as rec:
+        agent = rec.agent
+        stages = await asyncio.wait_for(stage_times(rec.handle), 150)
+        outcome = await asyncio.wait_for(rec.handle.outcome(), 30)
 
     assert outcome.outcome == "connected" and outcome.destination == LISTENS, outcome
     assert [a.result for a in outcome.attempts] == ["declined", "answered"], outcome.attempts
     hold_at = next(at for at, event in agent.messages if event == "hold_started")
     music_at = await wait_logged(agent, "voice agent hold music on")
     accepted_at = stages.get("bridging", stages["done"])
-    to_caller = frames(heard(capture.path, engine.telephony.caller_media_port(call.room_name)))
-    to_decliner = frames(heard(capture.path, real.phones[DECLINES].media_port))
+    to_caller, to_decliner = rec.to_caller(), rec.to_phone(DECLINES)
     on_hold = between(to_caller, hold_at, accepted_at - 0.3)
     measured = {
         "hold_s": accepted_at - hold_at,
@@ -248,17 +223,12 @@ async def test_the_caller_never_hears_a_voicemail_that_picks_up_then_leaves_a_me
     engine: RealEngine,
 ) -> None:
     real = engine.livekit
-    capture = Capture(real.network, engine.stack.workdir / "phones-rtp-voicemail.pcap")
-    await capture.start()
     box = Fallback(kind="voicemail", sip_call_to=MAILBOX)
-    call, handle = await engine.phone_in(
-        [VOICEMAIL_PICKS_UP], fallback=box, bridge="same_room", accept_timeout_s=8
-    )
-    agent = dispatched(engine, call.room_name)
-    outcome = await asyncio.wait_for(handle.outcome(), 120)
-    await asyncio.sleep(3)  # the caller on the mailbox, on record
-    await capture.stop()
-    await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
+    options = {"fallback": box, "bridge": "same_room", "accept_timeout_s": 8}
+    async with recorded_call(engine, "voicemail", [VOICEMAIL_PICKS_UP], **options) as rec:
+        agent = rec.agent
+        outcome = await asyncio.wait_for(rec.handle.outcome(), 120)
+        await asyncio.sleep(3)  # the caller on the mailbox, on record
 
     assert outcome.outcome == "voicemail" and outcome.destination == MAILBOX, outcome
     [attempt] = outcome.attempts
@@ -266,8 +236,7 @@ async def test_the_caller_never_hears_a_voicemail_that_picks_up_then_leaves_a_me
     told = {event: at for at, event in reversed(agent.messages)}
     hold_at, leave_at = told["hold_started"], told["leave"]
     music_at = await wait_logged(agent, "voice agent hold music on")
-    to_caller = frames(heard(capture.path, engine.telephony.caller_media_port(call.room_name)))
-    to_answering = frames(heard(capture.path, real.phones[VOICEMAIL_PICKS_UP].media_port))
+    to_caller, to_answering = rec.to_caller(), rec.to_phone(VOICEMAIL_PICKS_UP)
     picked_up = real.phones[VOICEMAIL_PICKS_UP].tone_hz
     on_hold = between(to_caller, hold_at, leave_at)
     on_mailbox = between(to_caller, leave_at + 2.0, max(f.at for f in to_caller))

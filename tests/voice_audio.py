@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
 
 from livekit import api
 from livekit.api import ServerError
@@ -16,7 +19,9 @@ from livekit.api import ServerError
 from activities.livekit_errors import is_unrouted, is_unsupported
 from tests.real_stack import RealEngine
 from warm_transfer.client import TransferHandle
+from warm_transfer.realstack.audio import Capture, Frame, frames, heard
 from warm_transfer.realstack.people import DispatchedAgent
+from warm_transfer.telephony import Call
 
 LOUD: Final = 300.0  # rms: speech or a tone, well above livekit-sip's silence (rms 3-4)
 NOT_SILENT: Final = 30.0  # rms: hold music, its quiet passages included
@@ -62,3 +67,46 @@ def left_at(engine: RealEngine, room: str, identity: str) -> float:
             if event.get("room", {}).get("name") == room:
                 return at
     raise AssertionError(f"{identity} never left {room}")
+
+
+@dataclass
+class RecordedCall:
+    """A call into the support line, the transfer its voice agent started, and the RTP
+    livekit-sip sent every phone meanwhile."""
+
+    engine: RealEngine
+    call: Call
+    handle: TransferHandle
+    agent: DispatchedAgent
+    capture: Capture
+
+    def to_caller(self) -> list[Frame]:
+        """What the caller's phone was sent, per 20 ms frame."""
+        port = self.engine.telephony.caller_media_port(self.call.room_name)
+        return frames(heard(self.capture.path, port))
+
+    def to_phone(self, number: str) -> list[Frame]:
+        """What the answering phone of ``number`` was sent, per 20 ms frame."""
+        return frames(heard(self.capture.path, self.engine.livekit.phones[number].media_port))
+
+
+@asynccontextmanager
+async def recorded_call(
+    engine: RealEngine, name: str, numbers: list[str], **phone_in: Any
+) -> AsyncIterator[RecordedCall]:
+    """Captures the phones' RTP while a caller phones in and is transferred down
+    ``numbers`` (`RealEngine.phone_in`'s options); on the way out the capture stops and
+    the caller's room is deleted, so what was heard can be read after the block."""
+    real = engine.livekit
+    capture = Capture(real.network, engine.stack.workdir / f"phones-rtp-{name}.pcap")
+    await capture.start()
+    call = None
+    try:
+        call, handle = await engine.phone_in(numbers, **phone_in)
+        agent = engine.telephony.agents[call.room_name]
+        assert isinstance(agent, DispatchedAgent)
+        yield RecordedCall(engine, call, handle, agent, capture)
+    finally:
+        await capture.stop()
+        if call is not None:
+            await real.lk.room.delete_room(api.DeleteRoomRequest(room=call.room_name))
