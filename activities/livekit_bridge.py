@@ -32,7 +32,6 @@ from activities.livekit_errors import (
     is_unrouted,
     is_unsupported,
     livekit_errors,
-    unless_not_found,
 )
 from warm_transfer.models import (
     Bridge,
@@ -43,7 +42,7 @@ from warm_transfer.models import (
     ConsultationRequest,
     ConsultationResult,
 )
-from warm_transfer.wire import ATTR_STATE, BRIDGED
+from warm_transfer.wire import BRIDGED
 
 log = structlog.get_logger(__name__)
 
@@ -143,22 +142,26 @@ class BridgeActivities(SameRoomEars):
     # -- same_room --------------------------------------------------------------------
 
     async def _open_to_caller(self, req: BridgeRequest) -> BridgeResult:
-        room = req.caller_room
-        human = await self._find(room, req.human_identity)
-        caller = await self._find(room, req.caller_identity)
-        if human is None:
-            raise self._gone(req.human_identity)
-        # Marked first: a briefing watch (`watch_briefing`) that has not yet seen its
-        # cancellation must not isolate the human again once the bridge has begun.
-        mark = api.UpdateParticipantRequest(
-            room=room, identity=req.human_identity, attributes={ATTR_STATE: BRIDGED}
+        # Three round trips to LiveKit, each one the caller waits through: both legs
+        # looked up at once; the human marked and given ears in one update; both ways
+        # subscribed at once.
+        room, human_identity = req.caller_room, req.human_identity
+        human, caller = await asyncio.gather(
+            self._find(room, human_identity), self._find(room, req.caller_identity)
         )
-        await unless_not_found("mark_bridged", self._lk.room.update_participant(mark))
-        await self._subscribe(room, req.caller_identity, track_sids(human), subscribe=True)
-        await self._subscribe(room, req.human_identity, track_sids(caller), subscribe=True)
-        # An accept before the briefing (out of order) leaves the leg deaf: open it.
-        await self._set_permission(room, req.human_identity, hearing=True)
-        log.info("caller bridged", room=room, leg=req.human_identity, bridge="same_room")
+        if human is None:
+            raise self._gone(human_identity)
+        # Marked first: a briefing watch (`watch_briefing`) that has not yet seen its
+        # cancellation must not isolate the human again once the bridge has begun. The
+        # ears in the same update, before the subscriptions: once briefed, the human is
+        # subscribed to nobody until just below; an accept before the briefing (out of
+        # order) left the leg deaf, and this opens it.
+        await self._set_permission(room, human_identity, hearing=True, state=BRIDGED)
+        await asyncio.gather(
+            self._subscribe(room, req.caller_identity, track_sids(human), subscribe=True),
+            self._subscribe(room, human_identity, track_sids(caller), subscribe=True),
+        )
+        log.info("caller bridged", room=room, leg=human_identity, bridge="same_room")
         return BridgeResult(already_bridged=False)
 
     @staticmethod

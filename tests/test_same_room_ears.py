@@ -23,7 +23,8 @@ from tests.livekit_rig import (
     dial,
     livekit_rig,
 )
-from warm_transfer.wire import ATTR_ROLE, ATTR_STATE, BRIEFING, ISOLATED
+from warm_transfer.models import BridgeRequest
+from warm_transfer.wire import ATTR_ROLE, ATTR_STATE, BRIDGED, BRIEFING, ISOLATED
 
 BRIEF = brief_request(CALLER_ROOM)
 
@@ -89,3 +90,29 @@ async def deaf_updates(rig: Rig) -> int:
         and "permission" in r
         and not r["permission"].get("can_subscribe")
     )
+
+
+async def test_the_bridge_marks_and_opens_the_human_before_anyone_hears_them(rig: Rig) -> None:
+    req = dial(isolate=True).model_copy(update={"room_name": CALLER_ROOM})
+    await rig.run(rig.acts.dial_human, req)
+    await rig.run(rig.acts.brief_human, BRIEF)
+    seen = len(await rig.h.control.calls())
+    bridge = BridgeRequest(
+        workflow_id="wt-1",
+        caller_room=CALLER_ROOM,
+        caller_identity=CALLER,
+        human_room=CALLER_ROOM,
+        human_identity=LEG,
+        bridge="same_room",
+    )
+    await rig.run(rig.acts.bridge_caller, bridge)
+    calls = [c for c in (await rig.h.control.calls())[seen:] if c["request"]]
+    kinds = [c["method"] for c in calls]
+    # A briefing watch that has not seen its cancellation reads the mark: it comes first.
+    assert kinds.index("UpdateParticipant") < kinds.index("UpdateSubscriptions"), kinds
+    [mark] = [c["request"] for c in calls if c["method"] == "UpdateParticipant"]
+    assert mark["attributes"] == {ATTR_STATE: BRIDGED}
+    assert mark["permission"].get("can_subscribe"), mark
+    heard = await rig.h.control.audibility(CALLER_ROOM)
+    assert LEG in heard[CALLER] and CALLER in heard[LEG], heard
+    assert AGENT not in heard[LEG], "the human hears the AI agent's hold audio"
