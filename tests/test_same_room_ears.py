@@ -110,7 +110,7 @@ async def test_the_bridge_marks_and_opens_the_human_before_anyone_hears_them(rig
     kinds = [c["method"] for c in calls]
     # A briefing watch that has not seen its cancellation reads the mark: it comes first.
     assert kinds.index("UpdateParticipant") < kinds.index("UpdateSubscriptions"), kinds
-    [mark] = [c["request"] for c in calls if c["method"] == "UpdateParticipant"]
+    [mark] = [r for c in calls if c["method"] == "UpdateParticipant" and (r := c["request"])]
     assert mark["attributes"] == {ATTR_STATE: BRIDGED}
     assert mark["permission"].get("can_subscribe"), mark
     heard = await rig.h.control.audibility(CALLER_ROOM)
