@@ -28,7 +28,7 @@ from warm_transfer.models import BridgeStrategy, Destination, Fallback
 from warm_transfer.realstack.dtmf import write_dtmf_pcap
 from warm_transfer.realstack.netns import Network
 from warm_transfer.realstack.servers import SIP_PORT
-from warm_transfer.realstack.sipp import REPLY_HEADERS, SDP, timed_steps
+from warm_transfer.realstack.sipp import REFER_ANSWER_PAUSE, REPLY_HEADERS, SDP, timed_steps
 from warm_transfer.realstack.sipp_process import SippProcess
 from warm_transfer.realstack.tones import write_tone_wav
 
@@ -136,6 +136,7 @@ def render_dial_in_scenario(call: DialIn, tone_wav: Path, presses_pcap: Path | N
     out.append('  <recv request="REFER" optional="true" next="refer"/>\n')
     out.append('  <recv request="BYE" next="bye"/>\n')
     out.append('  <label id="refer"/>\n')
+    out.append(REFER_ANSWER_PAUSE)
     out.append(_reply("202 Accepted"))
     # The transfer taken (a phone would now call the REFER's target): LiveKit hangs up.
     out.append(f'  <send retrans="{_T1_MS}"><![CDATA[\n{notify}\n]]></send>\n')

@@ -18,6 +18,7 @@ from warm_transfer.realstack.phonelog import PhoneLog, PhoneLogReader, read_phon
 
 __all__ = [
     "HANGUP_HEADER",
+    "REFER_ANSWER_PAUSE",
     "REPLY_HEADERS",
     "SDP",
     "PhoneBehaviour",
@@ -70,6 +71,13 @@ class PhoneBehaviour:
 
 # A reply inside the dialog: the request's own headers back, the To with its tag.
 REPLY_HEADERS: Final = "[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]"
+# A phone takes this long to answer a REFER. sipp on the next hop answered within 0.1 ms,
+# inside livekit-sip's (sipgo's) client transaction set-up: a final answer that lands
+# between its write of the REFER and its start of timer K deletes the transaction at
+# once, and livekit-sip then read "transaction failed to complete (0 intermediate
+# responses)" instead of the 202 about half the time (the REFER failed 2 make test runs
+# in ~10). Real phones are a network away.
+REFER_ANSWER_PAUSE: Final = '  <pause milliseconds="20"/>\n'
 
 _UAS_HEADERS: Final = """[last_Via:]
 [last_From:]
@@ -203,6 +211,7 @@ def _answered(b: PhoneBehaviour) -> list[str]:
         )
     if b.accepts_refer:
         out.append('  <label id="refer"/>\n')
+        out.append(REFER_ANSWER_PAUSE)
         out.append(_in_dialog_reply(202, "Accepted"))
         notify = (
             "Event: refer\nSubscription-State: terminated;reason=noresource\n"
