@@ -93,13 +93,12 @@ class SameRoomEars(LiveKitBase):
         # At once, not one after another: the phone may pick up while these are under
         # way, and on a slow link to LiveKit (+200 ms each way) four round trips in a
         # row let the caller hear the human's first second.
+        if deaf:
+            await self._unheard(room, identity, sids)
+            return
         await asyncio.gather(
             self._unheard(room, identity, sids),
-            *(
-                []
-                if deaf
-                else [self._set_permission(room, identity, hearing=False, state=ISOLATED)]
-            ),
+            self._set_permission(room, identity, hearing=False, state=ISOLATED),
         )
 
     async def _unheard(self, room: str, identity: str, track_sids: list[str]) -> None:
@@ -122,10 +121,9 @@ class SameRoomEars(LiveKitBase):
         deadline, delay = loop.time() + within_s, 0.005
         while True:
             leg = await self._find(room, identity)
-            ready = leg is not None and bool(leg.tracks)
-            if ready and isolated and leg is not None:
-                ready = bool(leg.attributes.get(ATTR_STATE))
-            if leg is None or ready or loop.time() >= deadline:
+            if leg is None or loop.time() >= deadline:
+                return leg
+            if leg.tracks and (not isolated or leg.attributes.get(ATTR_STATE)):
                 return leg
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
