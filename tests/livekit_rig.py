@@ -17,7 +17,7 @@ from activities.livekit import LiveKitActivities, LiveKitDefaults
 from activities.livekit_errors import is_retryable
 from warm_transfer.livekit_sim import CallRecord, Faults, Scenario, SimConfig
 from warm_transfer.livekit_sim.testing import SimHarness, sim_harness
-from warm_transfer.models import BriefRequest, DialRequest, DialResult
+from warm_transfer.models import Bridge, BridgeRequest, BriefRequest, DialRequest, DialResult
 
 R = TypeVar("R")
 TRUNK = "ST_known"
@@ -121,6 +121,20 @@ def brief_request(room: str = CONSULT, identity: str = LEG, **extra: Any) -> Bri
         caller_room=CALLER_ROOM,
         summary="Disputes a charge.",
         **extra,
+    )
+
+
+def bridge_request(room: str = CONSULT) -> BridgeRequest:
+    """The bridge of leg ``LEG``, dialed into ``room``, to the caller; in ``CALLER_ROOM``
+    a ``same_room`` one."""
+    bridge: Bridge = "same_room" if room == CALLER_ROOM else "move"
+    return BridgeRequest(
+        workflow_id="wt-1",
+        caller_room=CALLER_ROOM,
+        caller_identity=CALLER,
+        human_room=room,
+        human_identity=LEG,
+        bridge=bridge,
     )
 
 

@@ -24,6 +24,7 @@ from tests.livekit_rig import (
     SLOW,
     SLOW_BUSY,
     Rig,
+    bridge_request,
     brief_request,
     dial,
     livekit_rig,
@@ -31,7 +32,6 @@ from tests.livekit_rig import (
 from warm_transfer.livekit_sim import SimEvent
 from warm_transfer.models import (
     AgentLeaveRequest,
-    BridgeRequest,
     LegRequest,
     RoomRequest,
 )
@@ -148,13 +148,7 @@ async def test_hanging_up_or_deleting_what_is_gone_is_done(rig: Rig) -> None:
 
 async def test_bridging_twice_moves_once(rig: Rig) -> None:
     await rig.run(rig.acts.dial_human, dial())
-    bridge = BridgeRequest(
-        workflow_id="wt-1",
-        caller_room=CALLER_ROOM,
-        caller_identity=CALLER,
-        human_room=CONSULT,
-        human_identity=LEG,
-    )
+    bridge = bridge_request()
     assert (await rig.run(rig.acts.bridge_caller, bridge)).already_bridged is False
     assert (await rig.run(rig.acts.bridge_caller, bridge, attempt=2)).already_bridged is True
     # The retry acts first (no look on the caller's dead air): LiveKit refuses the move

@@ -10,8 +10,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from activities import livekit_watch
-from tests.livekit_rig import AGENT, CALLER, CALLER_ROOM, LEG, Rig, brief_request, dial, livekit_rig
-from warm_transfer.models import BridgeRequest, BriefRequest, WatchRequest
+from tests.livekit_rig import (
+    AGENT,
+    CALLER,
+    CALLER_ROOM,
+    LEG,
+    Rig,
+    bridge_request,
+    brief_request,
+    dial,
+    livekit_rig,
+)
+from warm_transfer.models import BriefRequest, WatchRequest
 
 
 @pytest.fixture
@@ -59,14 +69,7 @@ async def test_a_caller_back_as_a_new_participant_is_kept_from_the_brief(rig: Ri
 
 async def test_the_watch_ends_once_the_human_is_bridged(rig: Rig) -> None:
     watch = asyncio.create_task(rig.run(rig.acts.watch_briefing, await briefed(rig)))
-    bridge = BridgeRequest(
-        workflow_id="wt-1",
-        caller_room=CALLER_ROOM,
-        caller_identity=CALLER,
-        human_room=CALLER_ROOM,
-        human_identity=LEG,
-        bridge="same_room",
-    )
+    bridge = bridge_request(CALLER_ROOM)
     await rig.run(rig.acts.bridge_caller, bridge)
     # Not cancelled: it must see the bridge itself, or it could isolate the human again.
     result = await asyncio.wait_for(watch, timeout=5)

@@ -19,11 +19,11 @@ from tests.livekit_rig import (
     LEG,
     SLOW,
     Rig,
+    bridge_request,
     brief_request,
     dial,
     livekit_rig,
 )
-from warm_transfer.models import BridgeRequest
 from warm_transfer.wire import ATTR_ROLE, ATTR_STATE, BRIDGED, BRIEFING, ISOLATED
 
 BRIEF = brief_request(CALLER_ROOM)
@@ -97,14 +97,7 @@ async def test_the_bridge_marks_and_opens_the_human_before_anyone_hears_them(rig
     await rig.run(rig.acts.dial_human, req)
     await rig.run(rig.acts.brief_human, BRIEF)
     seen = len(await rig.h.control.calls())
-    bridge = BridgeRequest(
-        workflow_id="wt-1",
-        caller_room=CALLER_ROOM,
-        caller_identity=CALLER,
-        human_room=CALLER_ROOM,
-        human_identity=LEG,
-        bridge="same_room",
-    )
+    bridge = bridge_request(CALLER_ROOM)
     await rig.run(rig.acts.bridge_caller, bridge)
     calls = [c for c in (await rig.h.control.calls())[seen:] if c["request"]]
     kinds = [c["method"] for c in calls]
